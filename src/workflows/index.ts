@@ -1,0 +1,2 @@
+// Every workflow type the central worker registers.
+export { recordEventWorkflow } from './pipes';

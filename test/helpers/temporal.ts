@@ -1,0 +1,40 @@
+/**
+ * Helpers for integration tests: a client and a worker on the test dev server, with the
+ * workflow bundle the runner prebuilt, and a unique task queue per test so files can run in
+ * parallel against one server.
+ */
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../src/worker/centralWorker';
+import { TEST_NAMESPACE, testTemporalAddress } from './env';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+export async function testClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: testTemporalAddress() });
+  return new Client({ connection, namespace: TEST_NAMESPACE });
+}
+
+export async function testWorker(opts: { taskQueue: string; activities: object }): Promise<Worker> {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: testTemporalAddress() });
+  const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
+  return Worker.create({
+    connection,
+    namespace: TEST_NAMESPACE,
+    taskQueue: opts.taskQueue,
+    activities: opts.activities,
+    ...(bundlePath ? { workflowBundle: { code: readFileSync(bundlePath, 'utf8') } } : { workflowsPath: WORKFLOWS_PATH }),
+    shutdownGraceTime: '2 seconds',
+  });
+}

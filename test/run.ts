@@ -1,0 +1,150 @@
+/**
+ * `npm test`: sets up what the integration tests need, runs every test file in one node:test
+ * run (so the closing summary counts all of them), and tears the set-up down again.
+ *
+ * Set-up: a dedicated Temporal dev server on its own ports (so a running `npm start` is not
+ * disturbed), a fresh PostgreSQL database on 127.0.0.1:5432 created here and dropped at the end,
+ * the workflow bundle built once for all test processes, and Slurm when Slurm tests exist.
+ *
+ *   node --import tsx test/run.ts              every test
+ *   node --import tsx test/run.ts --unit       unit tests only, no servers
+ *   node --import tsx test/run.ts FILTER...    test files whose path contains a FILTER
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import pg from 'pg';
+import { defaultDevServerOptions, ensureDevServer, PROJECT_ROOT, stopDevServer } from '../temporal/devServer';
+
+const OUTPUT_DIR = join(PROJECT_ROOT, 'test-output');
+const TAP_FILE = join(OUTPUT_DIR, 'results.tap');
+
+function findTests(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (entry.endsWith('.test.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `harvester_test_${Date.now().toString(36)}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(
+      `cannot connect to the test PostgreSQL server ${serverUrl} (HARVESTER_TEST_DATABASE_SERVER): ${(err as Error).message}`,
+    );
+  }
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000'];
+  // Humans read the spec reporter; the TAP copy gives the closing count line printed below.
+  args.push('--test-reporter=spec', '--test-reporter-destination=stdout');
+  args.push('--test-reporter=tap', `--test-reporter-destination=${TAP_FILE}`);
+  args.push(...files);
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env, cwd: PROJECT_ROOT });
+    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/** The plain closing line: 'N passed, N failed, N skipped', from the TAP copy of the run. */
+function printSummary(): void {
+  if (!existsSync(TAP_FILE)) return;
+  const tap = readFileSync(TAP_FILE, 'utf8');
+  const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+  console.log(`\n${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const unitOnly = argv.includes('--unit');
+  const filters = argv.filter((a) => !a.startsWith('--'));
+  const pick = (files: string[]) =>
+    filters.length ? files.filter((f) => filters.some((flt) => relative(PROJECT_ROOT, f).includes(flt))) : files;
+  const unit = pick(findTests(join(PROJECT_ROOT, 'test', 'unit')));
+  const integration = unitOnly ? [] : pick(findTests(join(PROJECT_ROOT, 'test', 'integration')));
+  if (unit.length + integration.length === 0) {
+    console.error('no test files matched');
+    return 1;
+  }
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, HARVESTER_TEST_OUTPUT: OUTPUT_DIR };
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    if (integration.length > 0) {
+      const t0 = Date.now();
+      const serverOpts = {
+        ...defaultDevServerOptions(),
+        port: Number(process.env.HARVESTER_TEST_TEMPORAL_PORT || 7333),
+        uiPort: Number(process.env.HARVESTER_TEST_TEMPORAL_UI_PORT || 8333),
+        dbFile: join(OUTPUT_DIR, `temporal-${process.pid}.db`),
+        stateDir: OUTPUT_DIR,
+        // Small thresholds make continue-as-new observable in tests without days of history.
+        dynamicConfig: ['limit.historyCount.suggestContinueAsNew=400'],
+      };
+      const server = await ensureDevServer(serverOpts);
+      cleanups.push(async () => {
+        if (server.startedHere) await stopDevServer(serverOpts);
+        rmSync(serverOpts.dbFile, { force: true });
+        rmSync(`${serverOpts.dbFile}-wal`, { force: true });
+        rmSync(`${serverOpts.dbFile}-shm`, { force: true });
+      });
+      const dbServer = process.env.HARVESTER_TEST_DATABASE_SERVER || 'postgres://postgres@127.0.0.1:5432/postgres';
+      const database = await createTestDatabase(dbServer);
+      cleanups.push(() => database.drop());
+      const bundlePath = join(OUTPUT_DIR, 'workflow-bundle.js');
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../src/workflows'),
+        logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+      });
+      writeFileSync(bundlePath, code);
+      if (integration.some((f) => /slurm/i.test(f))) {
+        const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'slurm-setup.sh')], { stdio: 'inherit' });
+        if (r.status !== 0) throw new Error('scripts/slurm-setup.sh failed: Slurm tests cannot run');
+      }
+      Object.assign(env, {
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: serverOpts.namespace,
+        HARVESTER_TEST_TEMPORAL_UI: server.uiUrl,
+        HARVESTER_TEST_DATABASE_URL: database.url,
+        HARVESTER_WORKFLOW_BUNDLE: bundlePath,
+      });
+      console.log(`test set-up ready in ${Date.now() - t0} ms: Temporal ${server.address}, database ${database.url}`);
+    }
+    const code = await runNodeTests([...unit, ...integration], env);
+    printSummary();
+    return code;
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: Error) => console.error(`test teardown: ${err.message}`));
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`npm test: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadSettings } from '../../src/config/settings';
+
+test('defaults point at the local dev server and the embedded database', () => {
+  const s = loadSettings({}, '/srv/h');
+  assert.equal(s.temporal.address, '127.0.0.1:7233');
+  assert.equal(s.temporal.namespace, 'default');
+  assert.equal(s.databaseUrl, undefined);
+  assert.equal(s.dataDir, '/srv/h/.data');
+  assert.equal(s.temporal.tls, undefined);
+});
+
+test('a malformed TEMPORAL_ADDRESS is rejected with the variable name', () => {
+  assert.throws(() => loadSettings({ TEMPORAL_ADDRESS: 'http://x' }), /TEMPORAL_ADDRESS="http:\/\/x": expected host:port/);
+});
+
+test('a non-numeric port variable names the variable and the range', () => {
+  assert.throws(() => loadSettings({ HARVESTER_EMBEDDED_PG_PORT: 'abc' }), /HARVESTER_EMBEDDED_PG_PORT="abc".*\[1, 65535\]/);
+});
+
+test('TLS variables switch TLS on', () => {
+  const s = loadSettings({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/ca.pem', TEMPORAL_ADDRESS: 'temporal.example:7233' });
+  assert.deepEqual(s.temporal.tls?.serverCaCertPath, '/ca.pem');
+});
+
+test('an invalid HARVESTER_ID is rejected', () => {
+  assert.throws(() => loadSettings({ HARVESTER_ID: 'a b' }), /HARVESTER_ID/);
+});
