@@ -15,7 +15,10 @@ export interface HarvesterDatabase {
   close(): Promise<void>;
 }
 
-export async function openHarvesterDatabase(settings: HarvesterSettings, log: Logger): Promise<HarvesterDatabase> {
+export async function openHarvesterDatabase(
+  settings: HarvesterSettings,
+  log: Logger,
+): Promise<HarvesterDatabase> {
   let embedded: EmbeddedDatabase | undefined;
   let url = settings.databaseUrl;
   if (!url) {
@@ -31,7 +34,9 @@ export async function openHarvesterDatabase(settings: HarvesterSettings, log: Lo
     await embedded?.stop();
     throw err;
   }
-  const applied = await migrate(db, { onApply: (m) => log.info({ migration: `${m.version}_${m.name}` }, 'applying migration') });
+  const applied = await migrate(db, {
+    onApply: (m) => log.info({ migration: `${m.version}_${m.name}` }, 'applying migration'),
+  });
   log.info({ database: describeDatabaseUrl(url), applied }, 'harvester database ready');
   return {
     db,

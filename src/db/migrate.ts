@@ -31,7 +31,12 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
     if (!m) throw new Error(`migration file ${join(dir, file)}: name must look like 0001_description.sql`);
     const sql = readFileSync(join(dir, file), 'utf8');
-    return { version: Number(m[1]), name: m[2], sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    return {
+      version: Number(m[1]),
+      name: m[2],
+      sql,
+      checksum: createHash('sha256').update(sql).digest('hex'),
+    };
   });
   migrations.sort((a, b) => a.version - b.version);
   for (let i = 1; i < migrations.length; i++) {
@@ -56,7 +61,9 @@ export async function migrate(
   db: Db,
   opts: { target?: number; dir?: string; onApply?: (m: Migration) => void } = {},
 ): Promise<number[]> {
-  const migrations = loadMigrations(opts.dir).filter((m) => opts.target === undefined || m.version <= opts.target);
+  const migrations = loadMigrations(opts.dir).filter(
+    (m) => opts.target === undefined || m.version <= opts.target,
+  );
   const client = await db.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
@@ -84,11 +91,10 @@ export async function migrate(
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO harvester_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-          m.version,
-          m.name,
-          m.checksum,
-        ]);
+        await client.query(
+          'INSERT INTO harvester_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+          [m.version, m.name, m.checksum],
+        );
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
@@ -107,5 +113,9 @@ export async function migrationStatus(db: Db, dir?: string): Promise<MigrationSt
   await ensureMigrationsTable(db);
   const rows = (await db.query('SELECT version, applied_at FROM harvester_schema_migrations')).rows;
   const appliedAt = new Map<number, Date>(rows.map((r) => [r.version as number, r.applied_at as Date]));
-  return loadMigrations(dir).map((m) => ({ version: m.version, name: m.name, appliedAt: appliedAt.get(m.version) ?? null }));
+  return loadMigrations(dir).map((m) => ({
+    version: m.version,
+    name: m.name,
+    appliedAt: appliedAt.get(m.version) ?? null,
+  }));
 }
