@@ -1,0 +1,128 @@
+/**
+ * Central activities of the worker lifecycle: record what happened in the harvester DB, and
+ * report it to PanDA. Reports of many workers of one queue that arrive together (state changes,
+ * and heartbeats that the lifecycle aligns to the queue's ticks) go out as one bulk call.
+ */
+import { hostname } from 'node:os';
+import { log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { syncLevelFor, toPandaWorkerReport } from '../core/pandaReport';
+import type { Db } from '../db/pool';
+import { markSwept, markWorkersReported, markWorkersToKill, recordSubmission, recordWorkerStatus } from '../db/workers';
+import type { PandaCommunicator } from '../panda/client';
+import type { WorkerUpdate } from '../panda/types';
+import { KeyedBatcher } from '../util/keyedBatcher';
+import type { RecordWorkerInput, ReportWorkerInput, ReportWorkerResult } from './lifecycleTypes';
+import { reportJobsOfWorkers } from './jobReports';
+
+export interface LifecycleCentralDeps {
+  db: Db;
+  harvesterID: string;
+  /** Absent = no PanDA server configured: reports are recorded in the DB only (demo without PanDA). */
+  panda?: PandaCommunicator;
+  /** How long reports of one queue wait for batch mates; 0 disables batching (tests of single calls). */
+  reportBatchWindowMs?: number;
+}
+
+/** PanDA takes at most 100 workers per update_workers call. */
+const MAX_REPORTS_PER_CALL = 100;
+
+export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
+  const harvesterHost = hostname();
+
+  async function sendReports(queueName: string, items: ReportWorkerInput[]): Promise<ReportWorkerResult[]> {
+    const now = new Date();
+    const monitor = await deps.db.query<{ monitor_last_ok_at: Date | null }>(
+      'SELECT monitor_last_ok_at FROM queues WHERE harvester_id = $1 AND queue_name = $2',
+      [deps.harvesterID, queueName],
+    );
+    const monitorLastOkAt = monitor.rows[0]?.monitor_last_ok_at?.toISOString();
+    const results: ReportWorkerResult[] = items.map(() => ({ killRequested: false, detail: '', jobsReported: 0, monitorLastOkAt }));
+    if (deps.panda) {
+      const updates: WorkerUpdate[] = items.map((i) =>
+        toPandaWorkerReport(i.worker, {
+          harvesterHost,
+          syncLevel: syncLevelFor(i.policy.mapType, i.policy.truePilot, i.policy.noHeartbeat.join(',')),
+        }),
+      );
+      const accepted = await deps.panda.updateWorkers(updates);
+      const rejected = accepted.flatMap((ok, idx) => (ok ? [] : [items[idx].worker.workerID]));
+      if (rejected.length > 0) {
+        // PanDA refused these rows; retrying the whole activity sends them again (updates are upserts).
+        throw ApplicationFailure.retryable(`PanDA rejected update_workers for workers ${rejected.join(', ')} of ${queueName}`);
+      }
+      const jobResults = await reportJobsOfWorkers(deps.db, deps.panda, items, now);
+      jobResults.forEach((r, idx) => {
+        results[idx].jobsReported = r.jobsReported;
+        if (r.killRequested) {
+          results[idx].killRequested = true;
+          results[idx].detail = r.detail;
+        }
+      });
+    }
+    await markWorkersReported(
+      deps.db,
+      items.map((i) => ({ workerID: i.worker.workerID, status: i.worker.status })),
+      now,
+    );
+    return results;
+  }
+
+  const batcher = new KeyedBatcher<ReportWorkerInput, ReportWorkerResult>({
+    maxItems: MAX_REPORTS_PER_CALL,
+    windowMs: deps.reportBatchWindowMs ?? 1500,
+    flush: sendReports,
+  });
+
+  return {
+    /** Writes the worker's new state to the harvester DB (idempotent: safe to retry). */
+    async recordWorker(input: RecordWorkerInput): Promise<void> {
+      const w = input.worker;
+      switch (input.event) {
+        case 'submitted':
+        case 'missed':
+          await recordSubmission(deps.db, w.workerID, {
+            status: input.event,
+            batchID: w.batchID,
+            submissionHost: w.submissionHost,
+            computingElement: w.computingElement,
+            queueName: w.queueName,
+            submitTime: w.submitTime ?? new Date(),
+            diag: w.diagMessage,
+          });
+          return;
+        case 'status':
+          await recordWorkerStatus(deps.db, w.workerID, {
+            status: w.status,
+            diag: w.diagMessage,
+            nativeStatus: w.nativeStatus,
+            nativeExitCode: w.nativeExitCode,
+            startTime: w.startTime,
+            endTime: w.endTime,
+            nodeID: w.nodeID,
+            errorCode: w.errorCode,
+          });
+          return;
+        case 'kill-requested':
+        case 'kill-attempted':
+          await markWorkersToKill(deps.db, { workerIDs: [w.workerID] }, input.killReason ?? 'unspecified');
+          return;
+        case 'swept':
+          await markSwept(deps.db, w.workerID);
+          return;
+      }
+    },
+
+    /** Reports one worker (and its jobs, in push mode) to PanDA, batched with its queue mates. */
+    async reportWorker(input: ReportWorkerInput): Promise<ReportWorkerResult> {
+      const result = await batcher.add(input.policy.queueName, input);
+      if (result.killRequested) log.info('PanDA asked to kill the worker', { workerID: input.worker.workerID, detail: result.detail });
+      return result;
+    },
+  };
+}
+
+export type CentralLifecycleActivities = ReturnType<typeof createLifecycleCentralActivities>;
+
+/** For benchmarks/tests: how many bulk report calls the batcher made. */
+export type ReportBatcherStats = { flushCount: number };

@@ -1,0 +1,48 @@
+/**
+ * Inputs and outputs of the activities the worker lifecycle calls. Kept apart from the
+ * implementations so workflow code imports types only.
+ */
+import type { WorkSpec } from '../core/specs';
+import type { WorkerPolicy } from '../core/workerPolicy';
+import type { PluginParams } from '../plugins/types';
+
+export interface PluginCall {
+  params: PluginParams;
+  harvesterID: string;
+  queueName: string;
+}
+
+export interface WorkerPluginCall extends PluginCall {
+  worker: WorkSpec;
+}
+
+export interface WorkersPluginCall extends PluginCall {
+  workers: WorkSpec[];
+}
+
+export type WorkerEventKind = 'submitted' | 'missed' | 'status' | 'kill-requested' | 'kill-attempted' | 'swept';
+
+export interface RecordWorkerInput {
+  worker: WorkSpec;
+  event: WorkerEventKind;
+  /** Kill bookkeeping, when event is kill-*. */
+  killReason?: string;
+}
+
+export type ReportKind = 'change' | 'final' | 'heartbeat';
+
+export interface ReportWorkerInput {
+  worker: WorkSpec;
+  kind: ReportKind;
+  policy: Pick<WorkerPolicy, 'truePilot' | 'noHeartbeat' | 'mapType' | 'queueName' | 'harvesterID'>;
+}
+
+export interface ReportWorkerResult {
+  /** PanDA answered a job of this worker with a kill command (tobekilled), or the job is unknown to PanDA. */
+  killRequested: boolean;
+  detail: string;
+  /** How many jobs' states were sent along with the worker (push mode). */
+  jobsReported: number;
+  /** Last time the queue's bulk monitor succeeded; lets a worker notice a monitor gone silent. */
+  monitorLastOkAt?: string;
+}

@@ -1,0 +1,69 @@
+/**
+ * Plugin activities: the only code that touches a batch system. They run wherever the queue's
+ * config routes them (an edge worker next to the batch system, or the central worker), need no
+ * DB, and receive the plugin section of the queue config with every call.
+ */
+import { activityInfo, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PluginRegistry } from '../plugins/registry';
+import type { CheckWorkersReply, PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import type { PluginCall, WorkerPluginCall, WorkersPluginCall } from './lifecycleTypes';
+
+export const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
+
+export interface PluginActivityDeps {
+  registry: PluginRegistry;
+}
+
+export function createPluginActivities(deps: PluginActivityDeps) {
+  function plugin<K extends PluginKind>(kind: K, call: PluginCall): PluginKinds[K] {
+    try {
+      return deps.registry.create(kind, call.params, { harvesterID: call.harvesterID, queueName: call.queueName });
+    } catch (err) {
+      // A config naming an unknown plugin will not fix itself by retrying.
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PluginConfigError');
+    }
+  }
+
+  return {
+    /**
+     * Submits one worker. A retry first looks the worker id up in the batch system, so an attempt
+     * that died after sbatch/condor_submit but before reporting never makes a second batch job.
+     */
+    async submitWorker(call: WorkerPluginCall): Promise<SubmitResult> {
+      const submitter = plugin('submitter', call);
+      if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
+        const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
+        if (found?.batchID) {
+          log.info('retried submit found the existing batch job', { workerID: call.worker.workerID, batchID: found.batchID });
+          return { ...found, outcome: 'success', diag: found.diag ?? '' };
+        }
+      }
+      const [result] = await submitter.submitWorkers([call.worker]);
+      if (!result) throw new Error(`submitter ${call.params.module}/${call.params.name} returned no result`);
+      if (result.outcome === 'permanentFailure') {
+        throw ApplicationFailure.nonRetryable(result.diag || 'submission failed', PERMANENT_PLUGIN_FAILURE);
+      }
+      if (result.outcome === 'temporaryFailure') throw ApplicationFailure.retryable(result.diag || 'submission failed');
+      return result;
+    },
+
+    /** One bulk status query for many workers (one squeue / condor_q). */
+    async checkWorkers(call: WorkersPluginCall): Promise<CheckWorkersReply> {
+      return plugin('monitor', call).checkWorkers(call.workers);
+    },
+
+    /** One kill call for many workers (one scancel / condor_rm). */
+    async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
+      return plugin('sweeper', call).killWorkers(call.workers);
+    },
+
+    async sweepWorker(call: WorkerPluginCall): Promise<PluginResult> {
+      const result = await plugin('sweeper', call).sweepWorker(call.worker);
+      if (result.outcome === 'temporaryFailure') throw ApplicationFailure.retryable(result.diag || 'sweep failed');
+      return result;
+    },
+  };
+}
+
+export type PluginActivities = ReturnType<typeof createPluginActivities>;

@@ -1,0 +1,341 @@
+/**
+ * Central activities of the queue workflow: read the DB and the queue config, plan a submitter
+ * cycle with the worker adjuster, create worker rows and start their lifecycle workflows, and
+ * pass the monitor's changes on to the worker workflows as signals.
+ */
+import { log } from '@temporalio/activity';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { QueueConfigStore } from '../config/queueConfigStore';
+import type { WorkerChange } from '../core/monitorDiff';
+import { expandPlaceholders } from '../core/queueConfig/placeholders';
+import type { QueueConfig } from '../core/queueConfig/types';
+import {
+  HarvesterInstance,
+  HarvesterQueue,
+  HarvesterResourceType,
+  HarvesterWorkerId,
+  HarvesterWorkerStatus,
+} from '../core/searchAttributes';
+import type { WorkSpec } from '../core/specs';
+import {
+  type AdjusterSettings,
+  type AdjusterRow,
+  DEFAULT_ADJUSTER_SETTINGS,
+  defineNumWorkers,
+  type PandaJobStats,
+  type QueueWorkerCounts,
+} from '../core/workerAdjuster';
+import { policyFromQueueConfig } from '../core/workerPolicy';
+import type { Db } from '../db/pool';
+import { getQueue, upsertQueue } from '../db/queues';
+import { allocateWorkerIds, countWorkersByState, insertPendingWorkers, listLiveWorkers } from '../db/workers';
+import type { PandaCommunicator } from '../panda/client';
+import type { PluginParams } from '../plugins/types';
+import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
+import type { QueueLimitOverrides } from '../workflows/queueMessages';
+
+export interface QueueCentralDeps {
+  db: Db;
+  client: Client;
+  harvesterID: string;
+  /** The central worker's task queue: worker workflows run there. */
+  centralTaskQueue: string;
+  configs: QueueConfigStore;
+  panda?: PandaCommunicator;
+  adjusterSettings?: Partial<AdjusterSettings>;
+}
+
+export interface MonitorGroup {
+  configID: string;
+  pluginTaskQueue: string;
+  monitor: PluginParams;
+  workers: WorkSpec[];
+}
+
+export interface SubmissionPlanRow {
+  jobType: string;
+  resourceType: string;
+  n: number;
+}
+
+export interface SubmissionPlan {
+  configID: string;
+  total: number;
+  rows: SubmissionPlanRow[];
+  explanation: string;
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+function toCounts(byType: Awaited<ReturnType<typeof countWorkersByState>>): QueueWorkerCounts {
+  const rows: QueueWorkerCounts['rows'][number][] = [];
+  let queuedCores = 0;
+  let runningCores = 0;
+  let queuedMemoryMB = 0;
+  let runningMemoryMB = 0;
+  for (const [jobType, byRt] of Object.entries(byType)) {
+    for (const [resourceType, c] of Object.entries(byRt)) {
+      rows.push({ jobType, resourceType, nQueue: c.nQueue, nReady: c.nReady, nRunning: c.nRunning });
+      // The DB sums cores/memory over all live workers; split them by the queued share.
+      const live = c.nQueue + c.nReady + c.nRunning || 1;
+      queuedCores += (c.cores * c.nQueue) / live;
+      runningCores += (c.cores * c.nRunning) / live;
+      queuedMemoryMB += (c.memory * c.nQueue) / live;
+      runningMemoryMB += (c.memory * c.nRunning) / live;
+    }
+  }
+  return {
+    rows,
+    queuedCores: Math.round(queuedCores),
+    runningCores: Math.round(runningCores),
+    queuedMemoryMB: Math.round(queuedMemoryMB),
+    runningMemoryMB: Math.round(runningMemoryMB),
+  };
+}
+
+export function createQueueCentralActivities(deps: QueueCentralDeps) {
+  async function pandaJobStats(q: QueueConfig): Promise<PandaJobStats | 'unknown'> {
+    if (!deps.panda || q.mapType !== 'NoJob') return 'unknown';
+    try {
+      const stats = await deps.panda.getJobStatistics();
+      const forQueue = stats[q.queueName];
+      return { activatedJobs: forQueue?.activated ?? 0 };
+    } catch (err) {
+      log.warn('PanDA job statistics unavailable; queue limits alone apply', { error: (err as Error).message });
+      return 'unknown';
+    }
+  }
+
+  return {
+    /** The queue's live workers with a batch job, grouped by the config they were created with. */
+    async listWorkersForMonitor(input: { harvesterID: string; queueName: string }): Promise<MonitorGroup[]> {
+      const workers = (await listLiveWorkers(deps.db, input.queueName, input.harvesterID)).filter(
+        (w) => w.status !== 'pending' && w.batchID,
+      );
+      const byConfig = new Map<string, WorkSpec[]>();
+      for (const w of workers) {
+        const list = byConfig.get(w.configID) ?? [];
+        list.push({
+          workerID: w.workerID,
+          computingSite: w.computingSite,
+          harvesterID: w.harvesterID,
+          configID: w.configID,
+          mapType: w.mapType,
+          status: w.status,
+          resourceType: w.resourceType,
+          jobType: w.jobType,
+          nCore: w.nCore,
+          batchID: w.batchID,
+          queueName: w.queueName,
+          computingElement: w.computingElement,
+          submissionHost: w.submissionHost,
+          accessPoint: w.accessPoint,
+          creationTime: w.creationTime,
+          submitTime: w.submitTime,
+          startTime: w.startTime,
+          nativeStatus: w.nativeStatus,
+        });
+        byConfig.set(w.configID, list);
+      }
+      const groups: MonitorGroup[] = [];
+      for (const [configID, list] of byConfig) {
+        const q = await deps.configs.byConfigID(input.queueName, configID);
+        groups.push({
+          configID,
+          pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
+          monitor: q.monitor,
+          workers: list,
+        });
+      }
+      return groups;
+    },
+
+    /** Tells each changed worker's workflow what the monitor saw; returns how many were told. */
+    async signalWorkerChanges(input: {
+      harvesterID: string;
+      queueName: string;
+      changes: WorkerChange[];
+    }): Promise<{ signalled: number; notFound: number[] }> {
+      const observedAt = new Date().toISOString();
+      const notFound: number[] = [];
+      let signalled = 0;
+      await forEachLimited(input.changes, 20, async (c) => {
+        const { workerID, ...report } = c;
+        try {
+          await deps.client.workflow
+            .getHandle(workerWorkflowId(input.queueName, workerID))
+            .signal(statusChangedSignal, { ...report, observedAt });
+          signalled++;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) notFound.push(workerID);
+          else throw err;
+        }
+      });
+      if (notFound.length > 0) log.warn('no running lifecycle for workers', { queueName: input.queueName, notFound });
+      return { signalled, notFound };
+    },
+
+    /** Remembers when the bulk monitor last got an answer (worker lifecycles read it). */
+    async recordMonitorCycle(input: { harvesterID: string; queueName: string; ok: boolean; error: string }): Promise<void> {
+      await deps.db.query(
+        `UPDATE queues SET
+           monitor_last_ok_at = CASE WHEN $3 THEN now() ELSE monitor_last_ok_at END,
+           monitor_failures = CASE WHEN $3 THEN 0 ELSE monitor_failures + 1 END,
+           updated_at = now()
+         WHERE harvester_id = $1 AND queue_name = $2`,
+        [input.harvesterID, input.queueName, input.ok],
+      );
+    },
+
+    /** One submitter cycle's decision: counts (DB) + demand (PanDA) + limits → workers per row. */
+    async planSubmission(input: {
+      harvesterID: string;
+      queueName: string;
+      overrides: QueueLimitOverrides;
+    }): Promise<SubmissionPlan> {
+      const q = deps.configs.queue(input.queueName);
+      await deps.configs.register(q);
+      const record = await upsertQueue(deps.db, {
+        harvesterID: input.harvesterID,
+        queueName: q.queueName,
+        configID: q.configID,
+        siteName: q.siteName,
+      });
+      // PanDA-set limits (two instances sharing one queue's depth) win over the file; operator overrides win over both.
+      const pandaLimits = record.limits;
+      const maxWorkers = input.overrides.maxWorkers ?? pandaLimits.maxWorkers ?? q.maxWorkers;
+      const nQueueLimitWorker =
+        input.overrides.nQueueLimitWorker ?? pandaLimits.nQueueLimitWorker ?? q.nQueueLimitWorker ?? undefined;
+      const maxNewWorkersPerCycle =
+        input.overrides.maxNewWorkersPerCycle ?? pandaLimits.maxNewWorkersPerCycle ?? q.maxNewWorkersPerCycle;
+      const counts = toCounts(await countWorkersByState(deps.db, q.queueName, input.harvesterID));
+      const rows: AdjusterRow[] = [{ jobType: q.jobType, resourceType: q.resourceType, coresPerWorker: 1 }];
+      const decision = defineNumWorkers(
+        {
+          queueName: q.queueName,
+          mapType: q.mapType,
+          runMode: q.runMode,
+          queueStatus: record.pandaStatus ?? q.queueStatus,
+          limits: {
+            maxWorkers,
+            nQueueLimitWorker,
+            nQueueLimitWorkerRatio: q.nQueueLimitWorkerRatio ?? undefined,
+            nQueueLimitWorkerMin: q.nQueueLimitWorkerMin ?? undefined,
+            nQueueLimitWorkerMax: q.nQueueLimitWorkerMax ?? undefined,
+            maxNewWorkersPerCycle,
+          },
+          rows,
+          workerCounts: counts,
+          pandaJobStats: await pandaJobStats(q),
+        },
+        { ...DEFAULT_ADJUSTER_SETTINGS, ...deps.adjusterSettings },
+      );
+      return {
+        configID: q.configID,
+        total: decision.totalWorkersToSubmit,
+        rows: decision.rows.map((r) => ({ jobType: r.jobType, resourceType: r.resourceType, n: r.nWorkersToSubmit })),
+        explanation: decision.explanation,
+      };
+    },
+
+    /** Ids from the DB sequence; recorded in the queue's history so a retried start reuses them. */
+    async allocateWorkerIds(input: { n: number }): Promise<number[]> {
+      return allocateWorkerIds(deps.db, input.n);
+    },
+
+    /**
+     * Creates the pending worker rows and starts one lifecycle workflow per worker. Idempotent for
+     * the same ids: rows are inserted once, and a workflow that already runs is left alone.
+     */
+    async startWorkers(input: {
+      harvesterID: string;
+      queueName: string;
+      configID: string;
+      ids: number[];
+      rows: SubmissionPlanRow[];
+    }): Promise<{ started: number; alreadyStarted: number }> {
+      const q = await deps.configs.byConfigID(input.queueName, input.configID);
+      const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
+      const now = new Date().toISOString();
+      const specs: WorkSpec[] = [];
+      let idx = 0;
+      for (const row of input.rows) {
+        for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
+          const worker: WorkSpec = {
+            workerID: input.ids[idx],
+            computingSite: q.queueName,
+            harvesterID: input.harvesterID,
+            configID: q.configID,
+            mapType: q.mapType,
+            status: 'pending',
+            resourceType: row.resourceType,
+            jobType: row.jobType,
+            nCore: Number(q.submitter.nCore ?? q.submitter.nCorePerNode ?? 1) || 1,
+            prodSourceLabel: q.prodSourceLabel,
+            creationTime: now,
+          };
+          const accessPointTemplate = q.messenger.accessPoint;
+          if (typeof accessPointTemplate === 'string') {
+            worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, { harvesterID: input.harvesterID });
+          }
+          specs.push(worker);
+        }
+      }
+      await insertPendingWorkers(deps.db, specs);
+      let started = 0;
+      let alreadyStarted = 0;
+      await forEachLimited(specs, 20, async (worker) => {
+        try {
+          await deps.client.workflow.start('workerLifecycleWorkflow', {
+            taskQueue: deps.centralTaskQueue,
+            workflowId: workerWorkflowId(q.queueName, worker.workerID),
+            args: [{ worker, policy }],
+            typedSearchAttributes: [
+              { key: HarvesterQueue, value: q.queueName },
+              { key: HarvesterInstance, value: input.harvesterID },
+              { key: HarvesterWorkerStatus, value: 'pending' },
+              { key: HarvesterResourceType, value: worker.resourceType },
+              { key: HarvesterWorkerId, value: worker.workerID },
+            ],
+            memo: { queue: q.queueName, batchID: null, status: 'pending' },
+            staticSummary: `worker ${worker.workerID} of ${q.queueName} (${q.submitter.name})`,
+          });
+          started++;
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
+          else throw err;
+        }
+      });
+      log.info('workers started', { queueName: q.queueName, started, alreadyStarted });
+      return { started, alreadyStarted };
+    },
+
+    /** The queue-level settings the queue workflow needs at start. */
+    async queueSettings(input: { queueName: string }) {
+      const q = deps.configs.queue(input.queueName);
+      return {
+        submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
+        monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
+        maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
+        autoResumeAfterMonitorRecovery: true,
+      };
+    },
+
+    /** Current queue record, for the CLI and tests. */
+    async getQueueRecord(input: { harvesterID: string; queueName: string }) {
+      return getQueue(deps.db, input.harvesterID, input.queueName);
+    },
+  };
+}
+
+export type QueueCentralActivities = ReturnType<typeof createQueueCentralActivities>;

@@ -1,0 +1,63 @@
+/**
+ * The queue monitor's comparison: given the workers as last known and one bulk status answer,
+ * which workers must be told what. Only changes are signalled (status, native status, or
+ * "could not tell" appearing or clearing), so a worker workflow's history grows with changes,
+ * never with polls.
+ */
+import type { CheckResult } from '../plugins/types';
+import type { WorkSpec } from './specs';
+import { applyWorkerStatus } from './transitions';
+import type { WorkerStatus } from './workerStatus';
+
+/** What the comparison needs of a worker: its id and last known state. */
+export type MonitoredWorker = Pick<WorkSpec, 'workerID' | 'status' | 'nativeStatus'>;
+
+export interface WorkerChange {
+  workerID: number;
+  status: WorkerStatus | null;
+  diag?: string;
+  nativeStatus?: string;
+  nativeExitCode?: number;
+  errorCode?: number;
+  nodeID?: string;
+  pilotClosed?: boolean;
+}
+
+/**
+ * @param unknownBefore ids of workers whose status the previous cycle could not tell
+ * @returns the changes to signal and the ids that are unknown after this cycle
+ */
+export function diffMonitorResults(
+  workers: readonly MonitoredWorker[],
+  results: readonly CheckResult[],
+  unknownBefore: ReadonlySet<number>,
+): { changes: WorkerChange[]; unknownNow: number[] } {
+  if (results.length !== workers.length) {
+    throw new Error(`monitor returned ${results.length} results for ${workers.length} workers`);
+  }
+  const changes: WorkerChange[] = [];
+  const unknownNow: number[] = [];
+  workers.forEach((w, i) => {
+    const r = results[i];
+    if (r.status === null) {
+      unknownNow.push(w.workerID);
+      if (!unknownBefore.has(w.workerID)) changes.push({ workerID: w.workerID, status: null, diag: r.diag });
+      return;
+    }
+    const decision = applyWorkerStatus(w.status, r.status);
+    const nativeChanged = r.nativeStatus !== undefined && r.nativeStatus !== w.nativeStatus;
+    if (decision.changed || nativeChanged || unknownBefore.has(w.workerID)) {
+      changes.push({
+        workerID: w.workerID,
+        status: decision.status,
+        diag: r.diag || undefined,
+        nativeStatus: r.nativeStatus,
+        nativeExitCode: r.nativeExitCode,
+        errorCode: r.errorCode,
+        nodeID: r.nodeID,
+        pilotClosed: r.pilotClosed,
+      });
+    }
+  });
+  return { changes, unknownNow };
+}

@@ -1,0 +1,61 @@
+/**
+ * Collects calls that arrive close together for the same key and serves them with one bulk call:
+ * many workers' PanDA reports of one queue become one update_workers call (≤ maxItems each),
+ * the way Harvester's propagator sends its bulks. Each caller gets its own result or error.
+ */
+export interface KeyedBatcherOptions<In, Out> {
+  /** Flush a key's batch when it holds this many items. */
+  maxItems: number;
+  /** Flush a key's batch this long after its first item arrived. */
+  windowMs: number;
+  /** One bulk call; must return one result per item, in order. */
+  flush(key: string, items: In[]): Promise<Out[]>;
+}
+
+interface Pending<In, Out> {
+  items: In[];
+  waiters: Array<{ resolve(v: Out): void; reject(e: unknown): void }>;
+  timer: NodeJS.Timeout;
+}
+
+export class KeyedBatcher<In, Out> {
+  private readonly pending = new Map<string, Pending<In, Out>>();
+  /** Number of bulk calls made; benchmarks and tests read it. */
+  flushCount = 0;
+
+  constructor(private readonly opts: KeyedBatcherOptions<In, Out>) {}
+
+  add(key: string, item: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      let batch = this.pending.get(key);
+      if (!batch) {
+        batch = { items: [], waiters: [], timer: setTimeout(() => this.flushKey(key), this.opts.windowMs) };
+        this.pending.set(key, batch);
+      }
+      batch.items.push(item);
+      batch.waiters.push({ resolve, reject });
+      if (batch.items.length >= this.opts.maxItems) this.flushKey(key);
+    });
+  }
+
+  private flushKey(key: string): void {
+    const batch = this.pending.get(key);
+    if (!batch) return;
+    this.pending.delete(key);
+    clearTimeout(batch.timer);
+    this.flushCount++;
+    this.opts.flush(key, batch.items).then(
+      (results) => {
+        if (results.length !== batch.items.length) {
+          const err = new Error(`bulk call for ${key} returned ${results.length} results for ${batch.items.length} items`);
+          for (const w of batch.waiters) w.reject(err);
+          return;
+        }
+        batch.waiters.forEach((w, i) => w.resolve(results[i]));
+      },
+      (err) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * One workflow per (harvester instance, PanDA queue): Harvester's submitter cycle (worker
+ * adjuster), the bulk monitor and the queue's pause/drain controls.
+ *
+ * - Monitor cycle: ONE status query through the monitor plugin for all live workers of the queue,
+ *   compared with the last known states; only the workers whose state changed are signalled.
+ * - Submitter cycle: counts from the DB, demand from PanDA, the adjuster decides n; workers are
+ *   created as `pending` rows and their lifecycle workflows started through an activity (not as
+ *   children: a queue can have more live workers than one execution may hold).
+ * - Fail closed: a failed status query makes the counts unknown, never zero; nothing is submitted
+ *   until a query succeeds again, and after K failures in a row the queue pauses itself.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PluginActivities } from '../activities/plugin';
+import type { QueueCentralActivities } from '../activities/queueCentral';
+import { diffMonitorResults } from '../core/monitorDiff';
+import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
+import {
+  adjustNowSignal,
+  drainUpdate,
+  LIMIT_OVERRIDE_FIELDS,
+  type PauseRequest,
+  pauseUpdate,
+  type QueueLimitOverrides,
+  type QueueWorkflowInput,
+  type QueueWorkflowState,
+  queueStateQuery,
+  resumeUpdate,
+  setLimitsUpdate,
+  stopQueueSignal,
+} from './queueMessages';
+
+const central = proxyActivities<QueueCentralActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** Largest value accepted for a limit: far above any real queue, low enough to catch typos. */
+const MAX_LIMIT_VALUE = 1_000_000;
+
+function validateReason(r: unknown, what: string): void {
+  if (typeof r !== 'object' || r === null || typeof (r as PauseRequest).reason !== 'string' || !(r as PauseRequest).reason.trim()) {
+    throw new Error(`${what}: expected {"reason": "<why>"} with a non-empty reason`);
+  }
+}
+
+export function validateLimitOverrides(o: unknown): asserts o is QueueLimitOverrides {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new Error(`setLimits: expected an object with any of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
+  }
+  const entries = Object.entries(o);
+  if (entries.length === 0) throw new Error(`setLimits: give at least one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
+  for (const [field, value] of entries) {
+    if (!(LIMIT_OVERRIDE_FIELDS as readonly string[]).includes(field)) {
+      throw new Error(`setLimits: unknown field "${field}"; expected one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_VALUE) {
+      throw new Error(
+        `setLimits: field "${field}" must be an integer from 0 to ${MAX_LIMIT_VALUE} (0 = no limit), got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+}
+
+export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWorkflowState> {
+  const { harvesterID, queueName, settings } = input;
+  const nowIso = () => new Date(Date.now()).toISOString();
+  const s: QueueWorkflowState = input.state ?? {
+    mode: 'running',
+    limitOverrides: {},
+    countsKnown: false,
+    consecutiveMonitorFailures: 0,
+    unknownWorkerIDs: [],
+    nextSubmitAt: nowIso(),
+    nextMonitorAt: nowIso(),
+    totals: { submitCycles: 0, monitorCycles: 0, workersStarted: 0, signalsSent: 0, statusCalls: 0 },
+  };
+  let adjustNow = false;
+  let stopReason: string | undefined;
+
+  function publishState(): void {
+    const label = s.mode === 'paused' && s.pausedBy === 'monitor' ? 'paused-by-failures' : s.mode;
+    upsertSearchAttributes([
+      { key: HarvesterQueue, value: queueName },
+      { key: HarvesterInstance, value: harvesterID },
+      { key: HarvesterQueueState, value: label },
+    ]);
+  }
+
+  setHandler(
+    pauseUpdate,
+    (r) => {
+      s.mode = 'paused';
+      s.pausedBy = 'operator';
+      s.pauseReason = r.reason;
+      publishState();
+      log.info('queue paused by operator', { queueName, reason: r.reason });
+      return s;
+    },
+    { validator: (r) => validateReason(r, 'pause') },
+  );
+  setHandler(resumeUpdate, () => {
+    s.mode = 'running';
+    s.pausedBy = undefined;
+    s.pauseReason = undefined;
+    s.consecutiveMonitorFailures = 0;
+    adjustNow = true;
+    publishState();
+    log.info('queue resumed', { queueName });
+    return s;
+  });
+  setHandler(
+    drainUpdate,
+    (r) => {
+      s.mode = 'draining';
+      s.pausedBy = 'operator';
+      s.pauseReason = r.reason;
+      publishState();
+      return s;
+    },
+    { validator: (r) => validateReason(r, 'drain') },
+  );
+  setHandler(
+    setLimitsUpdate,
+    (o) => {
+      s.limitOverrides = { ...s.limitOverrides, ...o };
+      adjustNow = true;
+      return s;
+    },
+    { validator: validateLimitOverrides },
+  );
+  setHandler(adjustNowSignal, () => {
+    adjustNow = true;
+  });
+  setHandler(stopQueueSignal, (r) => {
+    stopReason = r?.reason ?? 'stopped';
+  });
+  setHandler(queueStateQuery, () => s);
+
+  const jitter = (seconds: number) => seconds * 1000 * (0.8 + 0.4 * Math.random());
+
+  async function monitorCycle(): Promise<void> {
+    s.totals.monitorCycles++;
+    const groups = await central.listWorkersForMonitor({ harvesterID, queueName });
+    let ok = true;
+    let error = '';
+    const unknownBefore = new Set(s.unknownWorkerIDs);
+    const unknownNow: number[] = [];
+    let signalled = 0;
+    for (const group of groups) {
+      if (group.workers.length === 0) continue;
+      const plugin = proxyActivities<PluginActivities>({
+        taskQueue: group.pluginTaskQueue,
+        startToCloseTimeout: '5 minutes',
+        retry: { maximumAttempts: 2, initialInterval: '5 seconds' },
+      });
+      s.totals.statusCalls++;
+      try {
+        const reply = await plugin.checkWorkers({
+          params: group.monitor,
+          harvesterID,
+          queueName,
+          workers: group.workers,
+        });
+        if (!reply.ok) {
+          ok = false;
+          error = reply.diag || 'monitor reported failure';
+          continue;
+        }
+        const diff = diffMonitorResults(group.workers, reply.results, unknownBefore);
+        unknownNow.push(...diff.unknownNow);
+        if (diff.changes.length > 0) {
+          const r = await central.signalWorkerChanges({ harvesterID, queueName, changes: diff.changes });
+          signalled += r.signalled;
+        }
+      } catch (err) {
+        ok = false;
+        error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      }
+    }
+    s.totals.signalsSent += signalled;
+    s.unknownWorkerIDs = unknownNow;
+    await central.recordMonitorCycle({ harvesterID, queueName, ok, error });
+    if (ok) {
+      s.countsKnown = true;
+      s.consecutiveMonitorFailures = 0;
+      s.lastMonitorOkAt = nowIso();
+      s.lastMonitorError = undefined;
+      if (s.mode === 'paused' && s.pausedBy === 'monitor' && settings.autoResumeAfterMonitorRecovery) {
+        s.mode = 'running';
+        s.pausedBy = undefined;
+        s.pauseReason = undefined;
+        publishState();
+        log.info('batch system answers again: queue resumed', { queueName });
+      }
+      return;
+    }
+    s.countsKnown = false;
+    s.consecutiveMonitorFailures++;
+    s.lastMonitorError = error;
+    log.warn('bulk status query failed: worker counts unknown, no submission', {
+      queueName,
+      failures: s.consecutiveMonitorFailures,
+      error,
+    });
+    if (s.consecutiveMonitorFailures >= settings.maxConsecutiveMonitorFailures && s.mode === 'running') {
+      s.mode = 'paused';
+      s.pausedBy = 'monitor';
+      s.pauseReason = `paused after ${s.consecutiveMonitorFailures} failed status queries in a row; last error: ${error}`;
+      publishState();
+      log.error('queue paused itself', { queueName, reason: s.pauseReason });
+    }
+  }
+
+  async function submitCycle(): Promise<void> {
+    s.totals.submitCycles++;
+    if (s.mode !== 'running') {
+      s.lastSubmitCycle = { at: nowIso(), submitted: 0, explanation: `no submission: queue ${s.mode} (${s.pauseReason ?? ''})` };
+      return;
+    }
+    if (!s.countsKnown) {
+      s.lastSubmitCycle = {
+        at: nowIso(),
+        submitted: 0,
+        explanation: `no submission: worker counts unknown (last status query failed: ${s.lastMonitorError ?? 'not yet checked'})`,
+      };
+      return;
+    }
+    const plan = await central.planSubmission({ harvesterID, queueName, overrides: s.limitOverrides });
+    let started = 0;
+    if (plan.total > 0) {
+      const ids = await central.allocateWorkerIds({ n: plan.total });
+      const r = await central.startWorkers({ harvesterID, queueName, configID: plan.configID, ids, rows: plan.rows });
+      started = r.started;
+      s.totals.workersStarted += started;
+    }
+    s.lastSubmitCycle = { at: nowIso(), submitted: started, explanation: plan.explanation };
+  }
+
+  publishState();
+  while (stopReason === undefined) {
+    const nextDue = Math.min(Date.parse(s.nextSubmitAt), Date.parse(s.nextMonitorAt));
+    await condition(() => adjustNow || stopReason !== undefined, Math.max(nextDue - Date.now(), 1));
+    if (stopReason !== undefined) break;
+    if (Date.now() >= Date.parse(s.nextMonitorAt)) {
+      await monitorCycle();
+      s.nextMonitorAt = new Date(Date.now() + jitter(settings.monitorIntervalSeconds)).toISOString();
+    }
+    if (adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
+      adjustNow = false;
+      await submitCycle();
+      s.nextSubmitAt = new Date(Date.now() + jitter(settings.submitterIntervalSeconds)).toISOString();
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof queueWorkflow>({ ...input, state: s });
+    }
+  }
+  log.info('queue workflow stopped', { queueName, reason: stopReason });
+  await condition(allHandlersFinished);
+  return s;
+}

@@ -1,0 +1,76 @@
+/**
+ * Messages of the queue workflow (one per harvester instance and PanDA queue), shared with the
+ * CLI and tests. Operators can also use the `temporal` CLI:
+ *   temporal workflow update execute --workflow-id queue-<instance>-<queue> --name pause --input '{"reason":"downtime"}'
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export function queueWorkflowId(harvesterID: string, queueName: string): string {
+  return `queue-${harvesterID}-${queueName}`;
+}
+
+export type QueueMode = 'running' | 'paused' | 'draining';
+
+/** Limits an operator (or PanDA through the instance) sets at run time, over the config's. */
+export interface QueueLimitOverrides {
+  maxWorkers?: number;
+  nQueueLimitWorker?: number;
+  maxNewWorkersPerCycle?: number;
+}
+
+export const LIMIT_OVERRIDE_FIELDS = ['maxWorkers', 'nQueueLimitWorker', 'maxNewWorkersPerCycle'] as const;
+
+export interface QueueCycleSummary {
+  at: string;
+  /** Workers started this cycle. */
+  submitted: number;
+  /** Why this number: the adjuster's explanation, or why nothing was tried. */
+  explanation: string;
+}
+
+export interface QueueWorkflowState {
+  mode: QueueMode;
+  pauseReason?: string;
+  /** 'monitor' when the queue paused itself after failed status queries. */
+  pausedBy?: 'operator' | 'monitor';
+  limitOverrides: QueueLimitOverrides;
+  /** False while the last bulk status query failed: counts are unknown, never zero. */
+  countsKnown: boolean;
+  consecutiveMonitorFailures: number;
+  lastMonitorOkAt?: string;
+  lastMonitorError?: string;
+  /** Workers the last cycle could not tell the status of. */
+  unknownWorkerIDs: number[];
+  lastSubmitCycle?: QueueCycleSummary;
+  nextSubmitAt: string;
+  nextMonitorAt: string;
+  totals: { submitCycles: number; monitorCycles: number; workersStarted: number; signalsSent: number; statusCalls: number };
+}
+
+export interface QueueWorkflowInput {
+  harvesterID: string;
+  queueName: string;
+  /** Submitter and monitor cycle lengths and the failure threshold, from the queue config. */
+  settings: {
+    submitterIntervalSeconds: number;
+    monitorIntervalSeconds: number;
+    maxConsecutiveMonitorFailures: number;
+    /** Resume by itself when the batch system answers again after a self-pause. */
+    autoResumeAfterMonitorRecovery: boolean;
+  };
+  state?: QueueWorkflowState;
+}
+
+export interface PauseRequest {
+  reason: string;
+}
+
+export const pauseUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('pause');
+export const resumeUpdate = defineUpdate<QueueWorkflowState, []>('resume');
+export const drainUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('drain');
+export const setLimitsUpdate = defineUpdate<QueueWorkflowState, [QueueLimitOverrides]>('setLimits');
+/** Run a submitter cycle now instead of at the next tick. */
+export const adjustNowSignal = defineSignal('adjustNow');
+/** The instance stops managing this queue: live workers go on; the queue workflow completes. */
+export const stopQueueSignal = defineSignal<[{ reason: string }]>('stop');
+export const queueStateQuery = defineQuery<QueueWorkflowState>('state');

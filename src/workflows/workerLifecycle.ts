@@ -1,0 +1,414 @@
+/**
+ * One worker's whole life as one workflow (Harvester's submitter, monitor, propagator and sweeper
+ * steps for that worker):
+ *
+ *   submit (plugin activity) → record → wait for a status change, a kill or the next timer →
+ *   on a change: record in the DB and report to PanDA at once → every heartbeat interval: report →
+ *   on a final status: final report at once → keep for keepFinished/Failed/Cancelled/Missed hours →
+ *   sweep → complete.
+ *
+ * The workflow never polls the batch system: the queue's monitor loop makes one bulk status call
+ * per cycle and signals only the workers whose status changed, so this history grows with state
+ * changes and heartbeats, not with polls. Reports to PanDA go through a sequential in-workflow
+ * queue so they arrive in order even across a PanDA outage, while kills keep working meanwhile.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CentralLifecycleActivities } from '../activities/lifecycleCentral';
+import type { ReportKind } from '../activities/lifecycleTypes';
+import type { PluginActivities } from '../activities/plugin';
+import { nextHeartbeatAt } from '../core/heartbeatSchedule';
+import {
+  HarvesterBatchId,
+  HarvesterKillReason,
+  HarvesterQueue,
+  HarvesterWorkerStatus,
+} from '../core/searchAttributes';
+import type { WorkSpec } from '../core/specs';
+import { detectStuck, KILL_REASONS } from '../core/stuckRules';
+import { applyWorkerStatus, timestampsForStatus } from '../core/transitions';
+import { isFinalWorkerStatus, type WorkerStatus } from '../core/workerStatus';
+import {
+  type KillRequest,
+  type KillSource,
+  killSignal,
+  killUpdate,
+  statusChangedSignal,
+  statusQuery,
+  type WorkerLifecycleInput,
+  type WorkerLifecycleState,
+  type WorkerStatusReport,
+} from './workerMessages';
+
+const KILL_SOURCES: readonly KillSource[] = KILL_REASONS;
+
+/** Error type a plugin activity throws for Harvester's False (permanent failure): never retried. */
+const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
+
+const central = proxyActivities<CentralLifecycleActivities>({
+  startToCloseTimeout: '1 minute',
+  // DB writes: wait out a database restart rather than lose the record.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const panda = proxyActivities<CentralLifecycleActivities>({
+  // Harvester's pandacon timeout is 180 s; a bulk call shares the window with its batch mates.
+  startToCloseTimeout: '4 minutes',
+  // Reports are retried until PanDA takes them: a heartbeat is never dropped, only delayed.
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+function validateKillRequest(k: unknown): asserts k is KillRequest {
+  if (typeof k !== 'object' || k === null) throw new Error('kill: expected an object like {"reason": "why"}');
+  const r = k as Record<string, unknown>;
+  if (typeof r.reason !== 'string' || r.reason.trim() === '') {
+    throw new Error('kill: field "reason" must be a non-empty string, e.g. {"reason": "stuck pilot"}');
+  }
+  if (r.reason.length > 500) throw new Error('kill: field "reason" is longer than 500 characters');
+  if (r.source !== undefined && !KILL_SOURCES.includes(r.source as KillSource)) {
+    throw new Error(`kill: field "source" must be one of ${KILL_SOURCES.join(', ')} (got ${JSON.stringify(r.source)})`);
+  }
+}
+
+function initialState(worker: WorkSpec): WorkerLifecycleState {
+  return {
+    worker: { ...worker, status: 'pending' },
+    phase: 'submitting',
+    lastCheckedAt: new Date(Date.now()).toISOString(),
+    statusUnknown: false,
+    heartbeatsSent: 0,
+    reportsSent: 0,
+    pendingReports: 0,
+  };
+}
+
+export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Promise<WorkerLifecycleState> {
+  const { policy } = input;
+  const s: WorkerLifecycleState = input.state ?? initialState(input.worker);
+  const workerLabel = `worker ${policy.queueName}/${s.worker.workerID}`;
+
+  const plugin = proxyActivities<PluginActivities>({
+    taskQueue: policy.pluginTaskQueue,
+    startToCloseTimeout: '5 minutes',
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [PERMANENT_PLUGIN_FAILURE],
+    },
+  });
+  const pluginCall = { params: policy.submitter, harvesterID: policy.harvesterID, queueName: policy.queueName };
+
+  // ---- messages -------------------------------------------------------------------------------
+  const inbox: WorkerStatusReport[] = [];
+  let killAttemptDue = false;
+
+  function requestKill(k: KillRequest): void {
+    if (isFinalWorkerStatus(s.worker.status)) return;
+    if (s.kill) return; // first reason wins, like Harvester's killTime (set only when NULL)
+    s.kill = {
+      reason: k.reason,
+      source: k.source ?? 'operator',
+      requestedAt: new Date(Date.now()).toISOString(),
+      attempts: 0,
+    };
+    killAttemptDue = true;
+    log.info('kill requested', { workerID: s.worker.workerID, reason: k.reason, source: s.kill.source });
+  }
+
+  setHandler(statusChangedSignal, (report) => {
+    inbox.push(report);
+  });
+  setHandler(killSignal, (k) => {
+    try {
+      validateKillRequest(k);
+    } catch (err) {
+      // A signal cannot be refused; a malformed one is logged and dropped, never half-applied.
+      log.warn('malformed kill signal ignored', { error: (err as Error).message });
+      return;
+    }
+    requestKill(k);
+  });
+  setHandler(
+    killUpdate,
+    (k) => {
+      requestKill(k);
+      return { accepted: true, status: s.worker.status };
+    },
+    {
+      validator: (k) => {
+        validateKillRequest(k);
+        if (isFinalWorkerStatus(s.worker.status)) {
+          throw new Error(`${workerLabel} is already ${s.worker.status}: nothing to kill`);
+        }
+      },
+    },
+  );
+  setHandler(statusQuery, () => ({
+    ...s,
+    queueName: policy.queueName,
+    workflowHistoryLength: workflowInfo().historyLength,
+  }));
+
+  // ---- reports to PanDA: sequential, in order, retried until delivered -------------------------
+  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec }> = [];
+  let reporterRunning = false;
+
+  function enqueueReport(kind: ReportKind): void {
+    reportQueue.push({ kind, worker: { ...s.worker } });
+    s.pendingReports = reportQueue.length;
+    if (!reporterRunning) void runReporter();
+  }
+
+  async function runReporter(): Promise<void> {
+    reporterRunning = true;
+    try {
+      while (reportQueue.length > 0) {
+        const next = reportQueue[0];
+        const result = await panda.reportWorker({
+          worker: next.worker,
+          kind: next.kind,
+          policy: {
+            truePilot: policy.truePilot,
+            noHeartbeat: policy.noHeartbeat,
+            mapType: policy.mapType,
+            queueName: policy.queueName,
+            harvesterID: policy.harvesterID,
+          },
+        });
+        reportQueue.shift();
+        s.pendingReports = reportQueue.length;
+        s.reportsSent++;
+        if (next.kind === 'heartbeat') s.heartbeatsSent++;
+        if (result.killRequested) requestKill({ reason: result.detail, source: 'panda_tobekilled' });
+        // The queue's monitor has not succeeded for a long time: the status we hold is not known any more.
+        if (result.monitorLastOkAt && Date.parse(result.monitorLastOkAt) > Date.parse(s.lastCheckedAt)) {
+          s.lastCheckedAt = result.monitorLastOkAt;
+        }
+        if (result.monitorLastOkAt && Date.now() - Date.parse(result.monitorLastOkAt) > policy.stuck.checkTimeoutSeconds * 1000) {
+          s.statusUnknown = true;
+        }
+      }
+    } finally {
+      reporterRunning = false;
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+  function nowIso(): string {
+    return new Date(Date.now()).toISOString();
+  }
+
+  function publish(): void {
+    upsertSearchAttributes([
+      { key: HarvesterWorkerStatus, value: s.worker.status },
+      ...(s.worker.batchID ? [{ key: HarvesterBatchId, value: s.worker.batchID }] : []),
+      ...(s.kill ? [{ key: HarvesterKillReason, value: s.kill.source }] : []),
+    ]);
+    upsertMemo({ queue: policy.queueName, batchID: s.worker.batchID ?? null, status: s.worker.status });
+  }
+
+  function scheduleHeartbeat(fromMs: number): void {
+    s.nextHeartbeatAt = new Date(
+      nextHeartbeatAt({
+        fromMs,
+        intervalSeconds: policy.heartbeatIntervalSeconds,
+        random: Math.random(),
+        queueName: policy.queueName,
+      }),
+    ).toISOString();
+  }
+
+  async function setStatus(status: WorkerStatus, fields: Partial<WorkSpec>): Promise<boolean> {
+    const decision = applyWorkerStatus(s.worker.status, status);
+    if (!decision.changed) return false;
+    const stamps = timestampsForStatus(s.worker, decision.status, new Date(Date.now()));
+    s.worker = { ...s.worker, ...fields, ...stamps, status: decision.status };
+    await central.recordWorker({ worker: s.worker, event: 'status' });
+    publish();
+    enqueueReport(isFinalWorkerStatus(decision.status) ? 'final' : 'change');
+    return true;
+  }
+
+  async function attemptKill(): Promise<void> {
+    const kill = s.kill!;
+    kill.attempts++;
+    kill.lastAttemptAt = nowIso();
+    try {
+      const [result] = await plugin.killWorkers({ ...pluginCall, params: policy.sweeper, workers: [s.worker] });
+      kill.lastResult = result.outcome === 'success' ? 'kill sent' : `kill failed: ${result.diag}`;
+    } catch (err) {
+      kill.lastResult = `kill failed: ${(err as Error).message}`;
+    }
+    if (kill.attempts === 1) {
+      await central.recordWorker({ worker: s.worker, event: 'kill-requested', killReason: `${kill.source}: ${kill.reason}` });
+      publish();
+    }
+  }
+
+  /** The newest conclusive report of this wake-up; older ones in the same batch are superseded. */
+  let lastConclusive: WorkerStatusReport | undefined;
+
+  function applyReportToFlags(report: WorkerStatusReport): void {
+    if (report.status === null) {
+      s.statusUnknown = true;
+      return;
+    }
+    s.statusUnknown = false;
+    s.lastCheckedAt = report.observedAt;
+    const held = (report.nativeStatus ?? '').toLowerCase() === 'held';
+    if (held && !s.heldSince) s.heldSince = report.observedAt;
+    if (!held) s.heldSince = undefined;
+    lastConclusive = report;
+  }
+
+  /** The next moment something is due without news: a heartbeat, a kill retry, or a stuck deadline. */
+  function nextWakeMs(): number {
+    const times: number[] = [];
+    if (s.nextHeartbeatAt) times.push(Date.parse(s.nextHeartbeatAt));
+    if (s.kill?.lastAttemptAt) times.push(Date.parse(s.kill.lastAttemptAt) + policy.sweeperIntervalSeconds * 1000);
+    if (!s.kill) {
+      const limits = policy.stuck;
+      if (s.statusUnknown && limits.checkTimeoutSeconds > 0) {
+        times.push(Date.parse(s.lastCheckedAt) + limits.checkTimeoutSeconds * 1000 + 1000);
+      }
+      if (s.heldSince && limits.heldTimeoutSeconds > 0) {
+        times.push(Date.parse(s.heldSince) + limits.heldTimeoutSeconds * 1000 + 1000);
+      }
+      if (s.worker.status === 'submitted' && s.worker.submitTime && limits.workerQueueTimeLimitSeconds > 0) {
+        times.push(Date.parse(s.worker.submitTime) + limits.workerQueueTimeLimitSeconds * 1000 + 1000);
+      }
+    }
+    return times.length > 0 ? Math.min(...times) : Date.now() + policy.safetyCheckSeconds * 1000;
+  }
+
+  // ---- 1. submit -------------------------------------------------------------------------------
+  if (s.phase === 'submitting') {
+    upsertSearchAttributes([{ key: HarvesterQueue, value: policy.queueName }]);
+    let submitted: { batchID?: string; diag: string } | undefined;
+    let failure = '';
+    try {
+      const r = await plugin.submitWorker({ ...pluginCall, worker: s.worker });
+      submitted = r;
+      s.worker = {
+        ...s.worker,
+        batchID: r.batchID,
+        submissionHost: r.submissionHost ?? s.worker.submissionHost,
+        computingElement: r.computingElement ?? s.worker.computingElement,
+        queueName: r.queueName ?? s.worker.queueName,
+        submitTime: nowIso(),
+      };
+    } catch (err) {
+      // The activity failure wraps the plugin's own error, whose message is the diagnostic.
+      failure = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    }
+    s.lastCheckedAt = nowIso();
+    if (submitted) {
+      s.worker.status = 'submitted';
+      await central.recordWorker({ worker: s.worker, event: 'submitted' });
+      enqueueReport('change');
+    } else {
+      s.worker = { ...s.worker, status: 'missed', diagMessage: failure, endTime: nowIso() };
+      await central.recordWorker({ worker: s.worker, event: 'missed' });
+      enqueueReport('final');
+    }
+    publish();
+    s.phase = 'active';
+    scheduleHeartbeat(Date.now());
+  }
+
+  // ---- 2. watch: status changes, kills, heartbeats, stuck rules --------------------------------
+  while (s.phase === 'active' && !isFinalWorkerStatus(s.worker.status)) {
+    await condition(() => inbox.length > 0 || killAttemptDue, Math.max(nextWakeMs() - Date.now(), 1000));
+
+    for (const report of inbox.splice(0)) applyReportToFlags(report);
+    const latest = lastConclusive;
+    lastConclusive = undefined;
+    if (latest?.status) {
+      await setStatus(latest.status, {
+        diagMessage: latest.diag ?? s.worker.diagMessage,
+        nativeStatus: latest.nativeStatus ?? s.worker.nativeStatus,
+        nativeExitCode: latest.nativeExitCode ?? s.worker.nativeExitCode,
+        errorCode: latest.errorCode ?? s.worker.errorCode,
+        nodeID: latest.nodeID ?? s.worker.nodeID,
+      });
+    }
+    if (isFinalWorkerStatus(s.worker.status)) break;
+
+    if (s.kill) {
+      const retryDue =
+        s.kill.lastAttemptAt !== undefined &&
+        Date.now() >= Date.parse(s.kill.lastAttemptAt) + policy.sweeperIntervalSeconds * 1000;
+      if (killAttemptDue || retryDue) {
+        killAttemptDue = false;
+        await attemptKill();
+      }
+    }
+
+    if (s.nextHeartbeatAt && Date.now() >= Date.parse(s.nextHeartbeatAt)) {
+      s.lastHeartbeatAt = nowIso();
+      enqueueReport('heartbeat');
+      scheduleHeartbeat(Date.now());
+    }
+
+    if (!s.kill) {
+      const stuck = detectStuck(
+        {
+          status: s.worker.status,
+          submitTime: s.worker.submitTime,
+          startTime: s.worker.startTime,
+          lastCheckedAt: s.lastCheckedAt,
+          statusUnknown: s.statusUnknown,
+          heldSince: s.heldSince,
+        },
+        new Date(Date.now()),
+        {
+          workerQueueTimeLimitSeconds: policy.stuck.workerQueueTimeLimitSeconds,
+          heldTimeoutSeconds: policy.stuck.heldTimeoutSeconds,
+          checkTimeoutSeconds: policy.stuck.checkTimeoutSeconds,
+        },
+      );
+      if (stuck) requestKill({ reason: stuck.detail, source: stuck.reason });
+    }
+
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(() => reportQueue.length === 0 && allHandlersFinished());
+      if (inbox.length === 0 && !killAttemptDue) {
+        return await continueAsNew<typeof workerLifecycleWorkflow>({ worker: s.worker, policy, state: s });
+      }
+    }
+  }
+
+  // ---- 3. final: report at once, keep, sweep ---------------------------------------------------
+  if (s.phase === 'active') {
+    s.phase = 'reporting-final';
+    await condition(() => reportQueue.length === 0);
+    const keepHours = policy.keepHours[s.worker.status as keyof typeof policy.keepHours] ?? policy.keepHours.failed;
+    s.sweepAfter = new Date(Date.parse(s.worker.endTime ?? nowIso()) + keepHours * 3600 * 1000).toISOString();
+    s.phase = 'keeping';
+  }
+  if (s.phase === 'keeping') {
+    const waitMs = Date.parse(s.sweepAfter!) - Date.now();
+    if (waitMs > 0) await sleep(waitMs);
+    s.phase = 'sweeping';
+  }
+  if (s.phase === 'sweeping') {
+    const result = await plugin.sweepWorker({ ...pluginCall, params: policy.sweeper, worker: s.worker });
+    if (result.outcome !== 'success') log.warn('sweep reported a problem', { workerID: s.worker.workerID, diag: result.diag });
+    await central.recordWorker({ worker: s.worker, event: 'swept' });
+    s.phase = 'done';
+  }
+  await condition(allHandlersFinished);
+  return s;
+}

@@ -1,0 +1,86 @@
+/**
+ * Messages of the worker lifecycle workflow, shared by the workflow, the activities that signal
+ * it, the CLI and the tests. Operators can send the same from the `temporal` CLI:
+ *   temporal workflow signal --workflow-id worker-<queue>-<id> --name kill --input '{"reason":"..."}'
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { WorkSpec } from '../core/specs';
+import type { WorkerPolicy } from '../core/workerPolicy';
+import type { KillReason } from '../core/stuckRules';
+import type { WorkerStatus } from '../core/workerStatus';
+
+export function workerWorkflowId(queueName: string, workerID: number): string {
+  return `worker-${queueName}-${workerID}`;
+}
+
+/** Who or what asked for a kill (operator, PanDA, or which stuck rule); recorded on the worker and in its search attributes. */
+export type KillSource = KillReason;
+
+export interface KillRequest {
+  /** Free text: why. From the CLI this is the only field needed. */
+  reason: string;
+  source?: KillSource;
+  requestedBy?: string;
+}
+
+/**
+ * What the queue monitor saw in the batch system for one worker. Sent only when something changed:
+ * the status, the native status (e.g. held), or whether the status could be told at all.
+ */
+export interface WorkerStatusReport {
+  /** null = the monitor could not tell this time (Harvester's None); the last known status stays. */
+  status: WorkerStatus | null;
+  diag?: string;
+  nativeStatus?: string;
+  nativeExitCode?: number;
+  errorCode?: number;
+  nodeID?: string;
+  pilotClosed?: boolean;
+  /** When the monitor observed it (ISO). */
+  observedAt: string;
+}
+
+export interface KillState {
+  reason: string;
+  source: KillSource;
+  requestedAt: string;
+  attempts: number;
+  lastAttemptAt?: string;
+  lastResult?: string;
+}
+
+export type LifecyclePhase = 'submitting' | 'active' | 'reporting-final' | 'keeping' | 'sweeping' | 'done';
+
+export interface WorkerLifecycleState {
+  worker: WorkSpec;
+  phase: LifecyclePhase;
+  kill?: KillState;
+  /** Last time the worker's status was known for sure (submission or a conclusive monitor report). */
+  lastCheckedAt: string;
+  /** The latest monitor report could not tell the status. */
+  statusUnknown: boolean;
+  /** Since when the batch system reports the job held. */
+  heldSince?: string;
+  lastHeartbeatAt?: string;
+  nextHeartbeatAt?: string;
+  heartbeatsSent: number;
+  reportsSent: number;
+  /** Reports to PanDA queued in this run and not yet delivered. */
+  pendingReports: number;
+  sweepAfter?: string;
+}
+
+export interface WorkerLifecycleInput {
+  worker: WorkSpec;
+  policy: WorkerPolicy;
+  /** Present after continue-as-new. */
+  state?: WorkerLifecycleState;
+}
+
+export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workflowHistoryLength: number };
+
+export const statusChangedSignal = defineSignal<[WorkerStatusReport]>('statusChanged');
+export const killSignal = defineSignal<[KillRequest]>('kill');
+/** The same kill, for callers that want an answer: rejected (no history) when the worker is already final. */
+export const killUpdate = defineUpdate<{ accepted: true; status: WorkerStatus }, [KillRequest]>('kill');
+export const statusQuery = defineQuery<WorkerStatusView>('status');
