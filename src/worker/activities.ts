@@ -1,0 +1,49 @@
+/**
+ * Wires every activity the central worker registers from its dependencies. The edge worker
+ * registers only the plugin activities (createPluginActivities) on its own task queue.
+ */
+import type { Client } from '@temporalio/client';
+import { createCentralActivities } from '../activities/central';
+import { createLifecycleCentralActivities } from '../activities/lifecycleCentral';
+import { createPluginActivities } from '../activities/plugin';
+import { createQueueCentralActivities } from '../activities/queueCentral';
+import type { QueueConfigStore } from '../config/queueConfigStore';
+import type { Db } from '../db/pool';
+import type { Logger } from '../observability/logger';
+import type { PandaCommunicator } from '../panda/client';
+import type { PluginRegistry } from '../plugins/registry';
+
+export interface CentralDependencies {
+  db: Db;
+  client: Client;
+  log: Logger;
+  harvesterID: string;
+  centralTaskQueue: string;
+  configs: QueueConfigStore;
+  registry: PluginRegistry;
+  panda?: PandaCommunicator;
+  /** Register the plugin activities here too (queues whose config names no edge task queue). Default true. */
+  withPluginActivities?: boolean;
+  reportBatchWindowMs?: number;
+}
+
+export function createAllCentralActivities(d: CentralDependencies) {
+  return {
+    ...createCentralActivities({ db: d.db, log: d.log, harvesterID: d.harvesterID }),
+    ...createLifecycleCentralActivities({
+      db: d.db,
+      harvesterID: d.harvesterID,
+      panda: d.panda,
+      reportBatchWindowMs: d.reportBatchWindowMs,
+    }),
+    ...createQueueCentralActivities({
+      db: d.db,
+      client: d.client,
+      harvesterID: d.harvesterID,
+      centralTaskQueue: d.centralTaskQueue,
+      configs: d.configs,
+      panda: d.panda,
+    }),
+    ...(d.withPluginActivities === false ? {} : createPluginActivities({ registry: d.registry })),
+  };
+}
