@@ -20,11 +20,30 @@ export interface PluginResult {
 /** Extra keys of a plugin section in the queue config, with queueName/siteName injected (as Harvester does). */
 export type PluginParams = Record<string, unknown> & { module: string; name: string };
 
+/** What SimpleThrottler asks the caller to count (Harvester: db_proxy.get_num_missed_workers). */
+export interface MissedWorkerQuery {
+  /** PanDA queue whose workers are counted. */
+  queueName: string;
+  /** Exactly one of these narrows the count, following the rule's level (site | pq | ce). */
+  siteName?: string;
+  computingSite?: string;
+  computingElement?: string;
+  /** Count workers that went `missed` with submitTime at or after this instant (ISO-8601). */
+  since: string;
+}
+
 /** What every plugin instance receives besides its params. */
 export interface PluginContext {
   harvesterID: string;
   /** PanDA queue the plugin serves. */
   queueName: string;
+  /** Clock for time-based plugin decisions; tests and demos inject one. Default: the wall clock. */
+  now?: () => Date;
+  /**
+   * Counts missed workers for SimpleThrottler's rulesForMissed. Plugins have no DB access of their
+   * own here, so the caller (an activity with the pool) supplies this when the queue uses such rules.
+   */
+  countMissedWorkers?: (query: MissedWorkerQuery) => Promise<number>;
 }
 
 /** Result of submitWorkers for one worker (Harvester: (bool|None, diag) plus the attributes set on the WorkSpec). */
@@ -99,7 +118,9 @@ export interface Messenger {
   /** get_work_attributes(workspec) -> dict, may be keyed by PandaID */
   getWorkAttributes(worker: WorkSpec): Promise<Record<string, unknown>>;
   /** get_files_to_stage_out(workspec) -> {PandaID: {lfn: [{path, fsize, ...}]}} */
-  getFilesToStageOut(worker: WorkSpec): Promise<Record<string, Record<string, Array<Record<string, unknown>>>>>;
+  getFilesToStageOut(
+    worker: WorkSpec,
+  ): Promise<Record<string, Record<string, Array<Record<string, unknown>>>>>;
   /** get_panda_ids(workspec) */
   getPandaIDs(worker: WorkSpec): Promise<number[]>;
   /** kill_requested(workspec) -> the pilot asked to be killed (kill_worker.json) */
@@ -173,4 +194,7 @@ export interface PluginKinds {
 export type PluginKind = keyof PluginKinds;
 
 /** A plugin constructor as registered: one call per use, like Harvester's plugin factory. */
-export type PluginFactory<K extends PluginKind> = (params: PluginParams, ctx: PluginContext) => PluginKinds[K];
+export type PluginFactory<K extends PluginKind> = (
+  params: PluginParams,
+  ctx: PluginContext,
+) => PluginKinds[K];
