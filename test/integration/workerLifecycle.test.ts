@@ -1,0 +1,361 @@
+/**
+ * The worker lifecycle workflow on the real dev server, with the real PostgreSQL, the dummy
+ * batch plugin (status files in the access point) and the PanDA simulator over HTTP.
+ * Status changes are sent the way the queue monitor sends them: a statusChanged signal.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import type { WorkSpec } from '../../src/core/specs';
+import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
+import { allocateWorkerIds, getWorker, insertPendingWorkers } from '../../src/db/workers';
+import type { PluginRegistry } from '../../src/plugins/registry';
+import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
+import {
+  killUpdate,
+  statusChangedSignal,
+  statusQuery,
+  type WorkerLifecycleInput,
+  workerWorkflowId,
+} from '../../src/workflows/workerMessages';
+import { TEMPORAL_CLI } from '../../temporal/devServer';
+import { TEST_NAMESPACE, testTemporalAddress } from '../helpers/env';
+import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+
+const QUEUE = 'DUMMY_LIFECYCLE';
+const DUMMY = 'pandaharvester.harvester';
+
+function queueConfig(scratch: string, overrides: Record<string, unknown> = {}) {
+  return {
+    [QUEUE]: {
+      queueStatus: 'online',
+      mapType: 'NoJob',
+      maxWorkers: 10,
+      submitter: { module: `${DUMMY}submitter.dummy_submitter`, name: 'DummySubmitter' },
+      monitor: { module: `${DUMMY}monitor.dummy_monitor`, name: 'DummyMonitor' },
+      sweeper: { module: `${DUMMY}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+      workerMaker: { module: `${DUMMY}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+      messenger: {
+        module: `${DUMMY}messenger.shared_file_messenger`,
+        name: 'SharedFileMessenger',
+        accessPoint: `${scratch}/\${workerID}`,
+      },
+      preparator: { module: `${DUMMY}preparator.dummy_preparator`, name: 'DummyPreparator' },
+      stager: { module: `${DUMMY}stager.dummy_stager`, name: 'DummyStager' },
+      temporal: {
+        heartbeatIntervalSeconds: 3,
+        sweeperIntervalSeconds: 2,
+        keepFinished: 0,
+        keepFailed: 0,
+        keepCancelled: 0,
+        keepMissed: 0,
+        ...overrides,
+      },
+    },
+  };
+}
+
+/** A submitter that makes the batch job and then dies once, like a process killed after sbatch returned. */
+let crashAfterSubmit = new Set<number>();
+let submitCalls = 0;
+
+function withCrashingSubmitter(r: PluginRegistry): PluginRegistry {
+  const original = r.create.bind(r);
+  r.create = ((kind, params, ctx) => {
+    const plugin = original(kind, params, ctx);
+    if (kind !== 'submitter') return plugin;
+    const submitter = plugin as ReturnType<typeof original<'submitter'>>;
+    return {
+      findSubmittedWorkers: submitter.findSubmittedWorkers?.bind(submitter),
+      async submitWorkers(workers: WorkSpec[]) {
+        submitCalls++;
+        const results = await submitter.submitWorkers(workers);
+        for (const w of workers) {
+          if (crashAfterSubmit.delete(w.workerID)) throw new Error('simulated crash after the batch job was made');
+        }
+        return results;
+      },
+    };
+  }) as PluginRegistry['create'];
+  return r;
+}
+
+let stack: TestStack;
+
+before(async () => {
+  stack = await startTestStack({ queueConfig: (scratch) => queueConfig(scratch), registry: withCrashingSubmitter });
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}) {
+  const q = stack.configs.queue(QUEUE);
+  await stack.configs.register(q);
+  const policy = { ...policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue), ...policyOverrides };
+  const [workerID] = await allocateWorkerIds(stack.db, 1);
+  const worker: WorkSpec = {
+    workerID,
+    computingSite: QUEUE,
+    harvesterID: stack.harvesterID,
+    configID: q.configID,
+    mapType: q.mapType,
+    status: 'pending',
+    resourceType: 'SCORE',
+    jobType: 'managed',
+    nCore: 1,
+    creationTime: new Date().toISOString(),
+    accessPoint: join(stack.scratch, String(workerID)),
+  };
+  await insertPendingWorkers(stack.db, [worker]);
+  const input: WorkerLifecycleInput = { worker, policy };
+  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
+    taskQueue: stack.taskQueue,
+    workflowId: workerWorkflowId(QUEUE, workerID),
+    args: [input],
+  });
+  return { handle, workerID, worker };
+}
+
+function reportedStatuses(workerID: number): string[] {
+  return stack.sim.state.workerUpdates
+    .filter((u) => Number(u.request.workerID) === workerID && u.harvesterId === stack.harvesterID)
+    .map((u) => String(u.request.status));
+}
+
+async function waitForStatus(handle: WorkflowHandle<typeof workerLifecycleWorkflow>, status: string) {
+  return eventually(`worker status ${status}`, async () => {
+    const s = await handle.query(statusQuery);
+    return s.worker.status === status ? s : undefined;
+  });
+}
+
+test('submitted → running → finished: recorded in the DB, each change reported to PanDA once, then swept', async () => {
+  const { handle, workerID } = await startLifecycle();
+  await waitForStatus(handle, 'submitted');
+  const now = () => new Date().toISOString();
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: now(), nodeID: 'node-1' });
+  await waitForStatus(handle, 'running');
+  // The monitor repeating an unchanged status must not produce a second report.
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: now() });
+  await handle.signal(statusChangedSignal, { status: 'finished', observedAt: now(), nativeExitCode: 0 });
+  const final = await handle.result();
+  assert.equal(final.worker.status, 'finished');
+  assert.equal(final.phase, 'done');
+
+  const row = await getWorker(stack.db, workerID);
+  assert.equal(row?.status, 'finished');
+  assert.ok(row?.startTime, 'start time recorded');
+  assert.ok(row?.endTime, 'end time recorded');
+  assert.equal(row?.nodeID, 'node-1');
+  assert.ok(row?.sweptAt, 'swept');
+  assert.equal(existsSync(join(stack.scratch, String(workerID))), false, 'sweeper removed the access point');
+
+  const statuses = reportedStatuses(workerID);
+  const changes = statuses.filter((s, i) => i === 0 || s !== statuses[i - 1]);
+  assert.deepEqual(changes, ['submitted', 'running', 'finished']);
+  assert.equal(statuses.filter((s) => s === 'finished').length, 1, 'final state reported exactly once');
+  assert.equal(statuses.filter((s) => s === 'submitted').length, 1, 'submission reported exactly once');
+});
+
+test('a running worker sends a heartbeat every interval, and its final report at once', async () => {
+  const { handle, workerID } = await startLifecycle({ heartbeatIntervalSeconds: 2 });
+  await waitForStatus(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  const runningSince = Date.now();
+  await eventually('three heartbeats', async () => {
+    const s = await handle.query(statusQuery);
+    return s.heartbeatsSent >= 3 ? s : undefined;
+  }, 30000);
+  const elapsed = (Date.now() - runningSince) / 1000;
+  const s = await handle.query(statusQuery);
+  // Ticks round each period up to a tenth of it, and jitter is ±10 %: 3 beats need about 6-8 s.
+  assert.ok(elapsed >= 4, `three 2-second heartbeats took ${elapsed.toFixed(1)} s`);
+  assert.ok(s.heartbeatsSent <= Math.ceil(elapsed / 1.6) + 1, `${s.heartbeatsSent} heartbeats in ${elapsed.toFixed(1)} s`);
+  const endSignalAt = Date.now();
+  await handle.signal(statusChangedSignal, { status: 'failed', observedAt: new Date().toISOString(), diag: 'exit 1' });
+  await eventually('final report', async () => reportedStatuses(workerID).includes('failed'));
+  const latency = Date.now() - endSignalAt;
+  assert.ok(latency < 5000, `final report took ${latency} ms`);
+  const runningReports = reportedStatuses(workerID).filter((x) => x === 'running').length;
+  assert.ok(runningReports >= 4, `running reported on change and at each heartbeat (got ${runningReports})`);
+  await handle.result();
+});
+
+test('`temporal workflow signal --name kill` ends the worker through the sweeper; a kill of a finished worker is refused', async () => {
+  const { handle, workerID } = await startLifecycle();
+  await waitForStatus(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await waitForStatus(handle, 'running');
+  const cli = spawnSync(
+    TEMPORAL_CLI,
+    [
+      'workflow',
+      'signal',
+      '--address',
+      testTemporalAddress(),
+      '--namespace',
+      TEST_NAMESPACE,
+      '--workflow-id',
+      workerWorkflowId(QUEUE, workerID),
+      '--name',
+      'kill',
+      '--input',
+      '{"reason":"operator test kill"}',
+    ],
+    { encoding: 'utf8', timeout: 20000 },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  const killed = await eventually('kill recorded', async () => {
+    const s = await handle.query(statusQuery);
+    return s.kill?.attempts ? s : undefined;
+  });
+  assert.equal(killed.kill?.source, 'operator');
+  assert.equal(killed.kill?.reason, 'operator test kill');
+  // The dummy sweeper marks the job cancelled in the batch system (its status file) ...
+  const statusFile = join(stack.scratch, String(workerID), 'status.txt');
+  await eventually('batch job cancelled', async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled');
+  const row = await getWorker(stack.db, workerID);
+  assert.ok(row?.killTime, 'kill time recorded in the DB');
+  // ... and the monitor's report of it takes the normal final path.
+  await handle.signal(statusChangedSignal, { status: 'cancelled', observedAt: new Date().toISOString() });
+  const final = await handle.result();
+  assert.equal(final.worker.status, 'cancelled');
+  assert.ok(reportedStatuses(workerID).includes('cancelled'));
+
+  const done = await startLifecycle({ keepHours: { finished: 1, failed: 1, cancelled: 1, missed: 1 } });
+  await waitForStatus(done.handle, 'submitted');
+  await done.handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
+  await waitForStatus(done.handle, 'finished');
+  await assert.rejects(
+    done.handle.executeUpdate(killUpdate, { args: [{ reason: 'too late' }] }),
+    (err: unknown) => {
+      assert.ok(err instanceof WorkflowUpdateFailedError);
+      assert.match(String((err as Error & { cause?: Error }).cause?.message), /already finished: nothing to kill/);
+      return true;
+    },
+  );
+  const bad = await startLifecycle({ keepHours: { finished: 1, failed: 1, cancelled: 1, missed: 1 } });
+  await waitForStatus(bad.handle, 'submitted');
+  await assert.rejects(bad.handle.executeUpdate(killUpdate, { args: [{ reason: '' }] }), (err: unknown) => {
+    assert.match(String((err as Error & { cause?: Error }).cause?.message), /field "reason" must be a non-empty string/);
+    return true;
+  });
+  // A rejected update leaves the worker alive and unkilled.
+  assert.equal((await bad.handle.query(statusQuery)).kill, undefined);
+  for (const h of [done.handle, bad.handle]) await h.terminate('test over');
+});
+
+test('a submit retried after a crash finds the batch job it made: one job, not two', async () => {
+  submitCalls = 0;
+  const [nextID] = await allocateWorkerIds(stack.db, 1);
+  // The next lifecycle gets the id after nextID.
+  crashAfterSubmit = new Set([nextID + 1]);
+  const { handle, workerID } = await startLifecycle();
+  assert.equal(workerID, nextID + 1);
+  const s = await waitForStatus(handle, 'submitted');
+  assert.equal(submitCalls, 1, 'the retry did not call submit again');
+  assert.ok(s.worker.batchID, 'batch id recovered from the batch system');
+  const jobFiles = readdirSync(join(stack.scratch, String(workerID))).filter((f) => f === 'dummy_job.json');
+  assert.equal(jobFiles.length, 1);
+  const history = await handle.fetchHistory();
+  const failedAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes?.attempt === 2) ?? [];
+  assert.equal(failedAttempts.length, 1, 'the submit activity ran a second attempt');
+  await handle.terminate('test over');
+});
+
+test('a permanent submission failure ends the worker as missed with the plugin diagnostic', async () => {
+  const q = stack.configs.queue(QUEUE);
+  const policy = policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue);
+  const [workerID] = await allocateWorkerIds(stack.db, 1);
+  const { handle } = await startLifecycleWith(workerID, {
+    ...policy,
+    submitter: { ...policy.submitter, failSubmitWorkerIDs: [workerID] },
+  });
+  const final = await handle.result();
+  assert.equal(final.worker.status, 'missed');
+  assert.match(final.worker.diagMessage ?? '', /DummySubmitter|fail/i);
+  const row = await getWorker(stack.db, workerID);
+  assert.equal(row?.status, 'missed');
+  assert.ok(reportedStatuses(workerID).includes('missed'));
+});
+
+async function startLifecycleWith(workerID: number, policy: WorkerPolicy) {
+  const worker: WorkSpec = {
+    workerID,
+    computingSite: QUEUE,
+    harvesterID: stack.harvesterID,
+    configID: policy.configID,
+    mapType: policy.mapType,
+    status: 'pending',
+    resourceType: 'SCORE',
+    jobType: 'managed',
+    nCore: 1,
+    creationTime: new Date().toISOString(),
+    accessPoint: join(stack.scratch, String(workerID)),
+  };
+  await insertPendingWorkers(stack.db, [worker]);
+  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
+    taskQueue: stack.taskQueue,
+    workflowId: workerWorkflowId(QUEUE, workerID),
+    args: [{ worker, policy }],
+  });
+  return { handle };
+}
+
+test('stuck rules fire: a worker queued longer than workerQueueTimeLimit is killed with reason stuck_queued', async () => {
+  const q = stack.configs.queue(QUEUE);
+  const base = policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue);
+  const { handle } = await startLifecycle({ stuck: { ...base.stuck, workerQueueTimeLimitSeconds: 2 } });
+  await waitForStatus(handle, 'submitted');
+  const s = await eventually('stuck kill', async () => {
+    const st = await handle.query(statusQuery);
+    return st.kill?.attempts ? st : undefined;
+  }, 20000);
+  assert.equal(s.kill?.source, 'stuck_queued');
+  assert.match(s.kill?.reason ?? '', /workerQueueTimeLimit/);
+  await handle.terminate('test over');
+});
+
+test('status unknown for longer than checkTimeout kills the worker (stuck_unknown); held too long is stuck_held', async () => {
+  const q = stack.configs.queue(QUEUE);
+  const base = policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue);
+  const unknown = await startLifecycle({ stuck: { ...base.stuck, checkTimeoutSeconds: 2 } });
+  await waitForStatus(unknown.handle, 'submitted');
+  await unknown.handle.signal(statusChangedSignal, { status: null, observedAt: new Date().toISOString() });
+  const u = await eventually('unknown kill', async () => {
+    const st = await unknown.handle.query(statusQuery);
+    return st.kill ? st : undefined;
+  }, 20000);
+  assert.equal(u.kill?.source, 'stuck_unknown');
+
+  const held = await startLifecycle({ stuck: { ...base.stuck, heldTimeoutSeconds: 2 } });
+  await waitForStatus(held.handle, 'submitted');
+  await held.handle.signal(statusChangedSignal, { status: 'submitted', nativeStatus: 'held', observedAt: new Date().toISOString() });
+  const h = await eventually('held kill', async () => {
+    const st = await held.handle.query(statusQuery);
+    return st.kill ? st : undefined;
+  }, 20000);
+  assert.equal(h.kill?.source, 'stuck_held');
+  for (const x of [unknown.handle, held.handle]) await x.terminate('test over');
+});
+
+test('replaying a recorded history with the current code raises no determinism error', async () => {
+  const { handle } = await startLifecycle();
+  await waitForStatus(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
+  await handle.result();
+  const history = await handle.fetchHistory();
+  await Worker.runReplayHistory(
+    process.env.HARVESTER_WORKFLOW_BUNDLE
+      ? { workflowBundle: { code: readFileSync(process.env.HARVESTER_WORKFLOW_BUNDLE, 'utf8') } }
+      : { workflowsPath: require.resolve('../../src/workflows') },
+    history,
+  );
+});
