@@ -91,14 +91,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Makes sure the project's search attributes exist in the namespace (idempotent). */
 export function registerSearchAttributes(address: string, namespace: string): void {
-  const listed = cli(['operator', 'search-attribute', 'list', '--address', address, '--namespace', namespace, '-o', 'json']);
-  if (!listed.ok) throw new DevServerError(`cannot list search attributes on ${address}: ${listed.stderr.trim()}`);
+  const listed = cli([
+    'operator',
+    'search-attribute',
+    'list',
+    '--address',
+    address,
+    '--namespace',
+    namespace,
+    '-o',
+    'json',
+  ]);
+  if (!listed.ok)
+    throw new DevServerError(`cannot list search attributes on ${address}: ${listed.stderr.trim()}`);
   const present = new Set<string>();
   try {
     const parsed = JSON.parse(listed.stdout) as { customAttributes?: Record<string, unknown> };
     for (const name of Object.keys(parsed.customAttributes ?? {})) present.add(name);
   } catch {
-    for (const key of ALL_SEARCH_ATTRIBUTES) if (listed.stdout.includes(`"${key.name}"`)) present.add(key.name);
+    for (const key of ALL_SEARCH_ATTRIBUTES)
+      if (listed.stdout.includes(`"${key.name}"`)) present.add(key.name);
   }
   const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !present.has(k.name));
   if (missing.length === 0) return;
@@ -119,7 +131,9 @@ export async function ensureDevServer(o: DevServerOptions): Promise<DevServerHan
   const address = `${o.ip}:${o.port}`;
   const uiUrl = `http://${o.ip}:${o.uiPort}`;
   if (!existsSync(TEMPORAL_CLI)) {
-    throw new DevServerError(`Temporal CLI not found at ${TEMPORAL_CLI}: run temporal/install.sh (npm start and npm test do)`);
+    throw new DevServerError(
+      `Temporal CLI not found at ${TEMPORAL_CLI}: run temporal/install.sh (npm start and npm test do)`,
+    );
   }
   mkdirSync(o.stateDir, { recursive: true });
   if (await portInUse(o.ip, o.port)) {
@@ -145,7 +159,8 @@ export async function ensureDevServer(o: DevServerOptions): Promise<DevServerHan
   // WAL + synchronous=OFF: the SDK's own stress CI runs the dev server this way; a crash of the
   // machine may lose the last writes of a dev database, which is acceptable for development.
   args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
-  for (const key of ALL_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliTypeName(key.type)}`);
+  for (const key of ALL_SEARCH_ATTRIBUTES)
+    args.push('--search-attribute', `${key.name}=${cliTypeName(key.type)}`);
   for (const kv of o.dynamicConfig ?? []) args.push('--dynamic-config-value', kv);
   const log = openSync(logFile(o), 'a');
   const child = spawn(TEMPORAL_CLI, args, { detached: true, stdio: ['ignore', log, log] });
@@ -157,7 +172,9 @@ export async function ensureDevServer(o: DevServerOptions): Promise<DevServerHan
   const deadline = Date.now() + (o.startTimeoutMs ?? 30000);
   while (Date.now() < deadline) {
     if (!processAlive(pid)) {
-      throw new DevServerError(`Temporal dev server exited during start-up; last log lines:\n${tail(logFile(o))}`);
+      throw new DevServerError(
+        `Temporal dev server exited during start-up; last log lines:\n${tail(logFile(o))}`,
+      );
     }
     if ((await portInUse(o.ip, o.port, 200)) && isHealthy(address)) {
       registerSearchAttributes(address, o.namespace);
@@ -207,7 +224,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'status') {
     const healthy = isHealthy(`${o.ip}:${o.port}`);
-    console.log(healthy ? `serving on ${o.ip}:${o.port}, UI http://${o.ip}:${o.uiPort}` : `not serving on ${o.ip}:${o.port}`);
+    console.log(
+      healthy
+        ? `serving on ${o.ip}:${o.port}, UI http://${o.ip}:${o.uiPort}`
+        : `not serving on ${o.ip}:${o.port}`,
+    );
     return healthy ? 0 : 1;
   }
   console.error(`usage: dev-server.ts start|stop|status (got ${JSON.stringify(cmd)})`);

@@ -73,14 +73,18 @@ function printSummary(): void {
   if (!existsSync(TAP_FILE)) return;
   const tap = readFileSync(TAP_FILE, 'utf8');
   const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
-  console.log(`\n${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
+  console.log(
+    `\n${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
   const unitOnly = argv.includes('--unit');
   const filters = argv.filter((a) => !a.startsWith('--'));
   const pick = (files: string[]) =>
-    filters.length ? files.filter((f) => filters.some((flt) => relative(PROJECT_ROOT, f).includes(flt))) : files;
+    filters.length
+      ? files.filter((f) => filters.some((flt) => relative(PROJECT_ROOT, f).includes(flt)))
+      : files;
   const unit = pick(findTests(join(PROJECT_ROOT, 'test', 'unit')));
   const integration = unitOnly ? [] : pick(findTests(join(PROJECT_ROOT, 'test', 'integration')));
   if (unit.length + integration.length === 0) {
@@ -109,7 +113,8 @@ async function main(argv: string[]): Promise<number> {
         rmSync(`${serverOpts.dbFile}-wal`, { force: true });
         rmSync(`${serverOpts.dbFile}-shm`, { force: true });
       });
-      const dbServer = process.env.HARVESTER_TEST_DATABASE_SERVER || 'postgres://postgres@127.0.0.1:5432/postgres';
+      const dbServer =
+        process.env.HARVESTER_TEST_DATABASE_SERVER || 'postgres://postgres@127.0.0.1:5432/postgres';
       const database = await createTestDatabase(dbServer);
       cleanups.push(() => database.drop());
       const bundlePath = join(OUTPUT_DIR, 'workflow-bundle.js');
@@ -129,7 +134,9 @@ async function main(argv: string[]): Promise<number> {
         HARVESTER_TEST_DATABASE_URL: database.url,
         HARVESTER_WORKFLOW_BUNDLE: bundlePath,
       });
-      console.log(`test set-up ready in ${Date.now() - t0} ms: Temporal ${server.address}, database ${database.url}`);
+      console.log(
+        `test set-up ready in ${Date.now() - t0} ms: Temporal ${server.address}, database ${database.url}`,
+      );
     }
     const code = await runNodeTests([...unit, ...integration], env);
     printSummary();

@@ -24,7 +24,12 @@ export function createCentralActivities(deps: CentralActivityDeps) {
       const info = activityInfo();
       const { rows } = await deps.db.query<{ event_id: string }>(
         `INSERT INTO harvester_events (harvester_id, workflow_id, kind, payload) VALUES ($1, $2, $3, $4) RETURNING event_id`,
-        [deps.harvesterID, info.workflowExecution?.workflowId ?? 'none', input.kind, JSON.stringify(input.payload)],
+        [
+          deps.harvesterID,
+          info.workflowExecution?.workflowId ?? 'none',
+          input.kind,
+          JSON.stringify(input.payload),
+        ],
       );
       return { eventId: Number(rows[0].event_id) };
     },

@@ -5,11 +5,11 @@
  * that run are still status-checked so a `tobekilled` command from PanDA is not missed.
  */
 import { jobReportAction, noHeartbeatStatuses, toPandaJobStatus } from '../core/pandaReport';
-import { formatPandaTime } from '../panda/format';
 import { isFinalJobStatus, jobStateFromWorker } from '../core/transitions';
 import { listJobsOfWorker, markJobsReported, type ReportedJob } from '../db/jobs';
 import type { Db } from '../db/pool';
 import type { PandaCommunicator } from '../panda/client';
+import { formatPandaTime } from '../panda/format';
 import type { JobUpdate } from '../panda/types';
 import type { ReportWorkerInput } from './lifecycleTypes';
 
@@ -25,7 +25,11 @@ export async function reportJobsOfWorkers(
   items: readonly ReportWorkerInput[],
   now: Date,
 ): Promise<JobReportOutcome[]> {
-  const outcomes: JobReportOutcome[] = items.map(() => ({ jobsReported: 0, killRequested: false, detail: '' }));
+  const outcomes: JobReportOutcome[] = items.map(() => ({
+    jobsReported: 0,
+    killRequested: false,
+    detail: '',
+  }));
   const updates: JobUpdate[] = [];
   const updateOwner: number[] = [];
   const reported: (number | ReportedJob)[] = [];
@@ -59,7 +63,9 @@ export async function reportJobsOfWorkers(
         end_time: item.worker.endTime ? formatPandaTime(new Date(item.worker.endTime)) : undefined,
       });
       updateOwner.push(idx);
-      reported.push(isFinalJobStatus(state.status) ? { pandaID: job.PandaID, finalStatus: state.status } : job.PandaID);
+      reported.push(
+        isFinalJobStatus(state.status) ? { pandaID: job.PandaID, finalStatus: state.status } : job.PandaID,
+      );
     }
   }
   if (updates.length > 0) {

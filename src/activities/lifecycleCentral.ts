@@ -8,12 +8,18 @@ import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { syncLevelFor, toPandaWorkerReport } from '../core/pandaReport';
 import type { Db } from '../db/pool';
-import { markSwept, markWorkersReported, markWorkersToKill, recordSubmission, recordWorkerStatus } from '../db/workers';
+import {
+  markSwept,
+  markWorkersReported,
+  markWorkersToKill,
+  recordSubmission,
+  recordWorkerStatus,
+} from '../db/workers';
 import type { PandaCommunicator } from '../panda/client';
 import type { WorkerUpdate } from '../panda/types';
 import { KeyedBatcher } from '../util/keyedBatcher';
-import type { RecordWorkerInput, ReportWorkerInput, ReportWorkerResult } from './lifecycleTypes';
 import { reportJobsOfWorkers } from './jobReports';
+import type { RecordWorkerInput, ReportWorkerInput, ReportWorkerResult } from './lifecycleTypes';
 
 export interface LifecycleCentralDeps {
   db: Db;
@@ -37,7 +43,12 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
       [deps.harvesterID, queueName],
     );
     const monitorLastOkAt = monitor.rows[0]?.monitor_last_ok_at?.toISOString();
-    const results: ReportWorkerResult[] = items.map(() => ({ killRequested: false, detail: '', jobsReported: 0, monitorLastOkAt }));
+    const results: ReportWorkerResult[] = items.map(() => ({
+      killRequested: false,
+      detail: '',
+      jobsReported: 0,
+      monitorLastOkAt,
+    }));
     if (deps.panda) {
       const updates: WorkerUpdate[] = items.map((i) =>
         toPandaWorkerReport(i.worker, {
@@ -49,7 +60,9 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
       const rejected = accepted.flatMap((ok, idx) => (ok ? [] : [items[idx].worker.workerID]));
       if (rejected.length > 0) {
         // PanDA refused these rows; retrying the whole activity sends them again (updates are upserts).
-        throw ApplicationFailure.retryable(`PanDA rejected update_workers for workers ${rejected.join(', ')} of ${queueName}`);
+        throw ApplicationFailure.retryable(
+          `PanDA rejected update_workers for workers ${rejected.join(', ')} of ${queueName}`,
+        );
       }
       const jobResults = await reportJobsOfWorkers(deps.db, deps.panda, items, now);
       jobResults.forEach((r, idx) => {
@@ -116,7 +129,11 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
     /** Reports one worker (and its jobs, in push mode) to PanDA, batched with its queue mates. */
     async reportWorker(input: ReportWorkerInput): Promise<ReportWorkerResult> {
       const result = await batcher.add(input.policy.queueName, input);
-      if (result.killRequested) log.info('PanDA asked to kill the worker', { workerID: input.worker.workerID, detail: result.detail });
+      if (result.killRequested)
+        log.info('PanDA asked to kill the worker', {
+          workerID: input.worker.workerID,
+          detail: result.detail,
+        });
       return result;
     },
   };

@@ -20,7 +20,13 @@ export interface WorkersPluginCall extends PluginCall {
   workers: WorkSpec[];
 }
 
-export type WorkerEventKind = 'submitted' | 'missed' | 'status' | 'kill-requested' | 'kill-attempted' | 'swept';
+export type WorkerEventKind =
+  | 'submitted'
+  | 'missed'
+  | 'status'
+  | 'kill-requested'
+  | 'kill-attempted'
+  | 'swept';
 
 export interface RecordWorkerInput {
   worker: WorkSpec;

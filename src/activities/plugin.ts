@@ -6,7 +6,13 @@
 import { activityInfo, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PluginRegistry } from '../plugins/registry';
-import type { CheckWorkersReply, PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import type {
+  CheckWorkersReply,
+  PluginKind,
+  PluginKinds,
+  PluginResult,
+  SubmitResult,
+} from '../plugins/types';
 import type { PluginCall, WorkerPluginCall, WorkersPluginCall } from './lifecycleTypes';
 
 export const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
@@ -18,7 +24,10 @@ export interface PluginActivityDeps {
 export function createPluginActivities(deps: PluginActivityDeps) {
   function plugin<K extends PluginKind>(kind: K, call: PluginCall): PluginKinds[K] {
     try {
-      return deps.registry.create(kind, call.params, { harvesterID: call.harvesterID, queueName: call.queueName });
+      return deps.registry.create(kind, call.params, {
+        harvesterID: call.harvesterID,
+        queueName: call.queueName,
+      });
     } catch (err) {
       // A config naming an unknown plugin will not fix itself by retrying.
       throw ApplicationFailure.nonRetryable((err as Error).message, 'PluginConfigError');
@@ -35,7 +44,10 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
         const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
         if (found?.batchID) {
-          log.info('retried submit found the existing batch job', { workerID: call.worker.workerID, batchID: found.batchID });
+          log.info('retried submit found the existing batch job', {
+            workerID: call.worker.workerID,
+            batchID: found.batchID,
+          });
           return { ...found, outcome: 'success', diag: found.diag ?? '' };
         }
       }
@@ -44,7 +56,8 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       if (result.outcome === 'permanentFailure') {
         throw ApplicationFailure.nonRetryable(result.diag || 'submission failed', PERMANENT_PLUGIN_FAILURE);
       }
-      if (result.outcome === 'temporaryFailure') throw ApplicationFailure.retryable(result.diag || 'submission failed');
+      if (result.outcome === 'temporaryFailure')
+        throw ApplicationFailure.retryable(result.diag || 'submission failed');
       return result;
     },
 
@@ -60,7 +73,8 @@ export function createPluginActivities(deps: PluginActivityDeps) {
 
     async sweepWorker(call: WorkerPluginCall): Promise<PluginResult> {
       const result = await plugin('sweeper', call).sweepWorker(call.worker);
-      if (result.outcome === 'temporaryFailure') throw ApplicationFailure.retryable(result.diag || 'sweep failed');
+      if (result.outcome === 'temporaryFailure')
+        throw ApplicationFailure.retryable(result.diag || 'sweep failed');
       return result;
     },
   };

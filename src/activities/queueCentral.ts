@@ -18,8 +18,8 @@ import {
 } from '../core/searchAttributes';
 import type { WorkSpec } from '../core/specs';
 import {
-  type AdjusterSettings,
   type AdjusterRow,
+  type AdjusterSettings,
   DEFAULT_ADJUSTER_SETTINGS,
   defineNumWorkers,
   type PandaJobStats,
@@ -31,8 +31,8 @@ import { getQueue, upsertQueue } from '../db/queues';
 import { allocateWorkerIds, countWorkersByState, insertPendingWorkers, listLiveWorkers } from '../db/workers';
 import type { PandaCommunicator } from '../panda/client';
 import type { PluginParams } from '../plugins/types';
-import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
+import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
 
 export interface QueueCentralDeps {
   db: Db;
@@ -66,7 +66,11 @@ export interface SubmissionPlan {
 }
 
 /** Runs fn over items with at most `limit` in flight. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
@@ -111,7 +115,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const forQueue = stats[q.queueName];
       return { activatedJobs: forQueue?.activated ?? 0 };
     } catch (err) {
-      log.warn('PanDA job statistics unavailable; queue limits alone apply', { error: (err as Error).message });
+      log.warn('PanDA job statistics unavailable; queue limits alone apply', {
+        error: (err as Error).message,
+      });
       return 'unknown';
     }
   }
@@ -181,12 +187,18 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           else throw err;
         }
       });
-      if (notFound.length > 0) log.warn('no running lifecycle for workers', { queueName: input.queueName, notFound });
+      if (notFound.length > 0)
+        log.warn('no running lifecycle for workers', { queueName: input.queueName, notFound });
       return { signalled, notFound };
     },
 
     /** Remembers when the bulk monitor last got an answer (worker lifecycles read it). */
-    async recordMonitorCycle(input: { harvesterID: string; queueName: string; ok: boolean; error: string }): Promise<void> {
+    async recordMonitorCycle(input: {
+      harvesterID: string;
+      queueName: string;
+      ok: boolean;
+      error: string;
+    }): Promise<void> {
       await deps.db.query(
         `UPDATE queues SET
            monitor_last_ok_at = CASE WHEN $3 THEN now() ELSE monitor_last_ok_at END,
@@ -215,7 +227,10 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const pandaLimits = record.limits;
       const maxWorkers = input.overrides.maxWorkers ?? pandaLimits.maxWorkers ?? q.maxWorkers;
       const nQueueLimitWorker =
-        input.overrides.nQueueLimitWorker ?? pandaLimits.nQueueLimitWorker ?? q.nQueueLimitWorker ?? undefined;
+        input.overrides.nQueueLimitWorker ??
+        pandaLimits.nQueueLimitWorker ??
+        q.nQueueLimitWorker ??
+        undefined;
       const maxNewWorkersPerCycle =
         input.overrides.maxNewWorkersPerCycle ?? pandaLimits.maxNewWorkersPerCycle ?? q.maxNewWorkersPerCycle;
       const counts = toCounts(await countWorkersByState(deps.db, q.queueName, input.harvesterID));
@@ -243,7 +258,11 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       return {
         configID: q.configID,
         total: decision.totalWorkersToSubmit,
-        rows: decision.rows.map((r) => ({ jobType: r.jobType, resourceType: r.resourceType, n: r.nWorkersToSubmit })),
+        rows: decision.rows.map((r) => ({
+          jobType: r.jobType,
+          resourceType: r.resourceType,
+          n: r.nWorkersToSubmit,
+        })),
         explanation: decision.explanation,
       };
     },
@@ -286,7 +305,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           };
           const accessPointTemplate = q.messenger.accessPoint;
           if (typeof accessPointTemplate === 'string') {
-            worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, { harvesterID: input.harvesterID });
+            worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, {
+              harvesterID: input.harvesterID,
+            });
           }
           specs.push(worker);
         }

@@ -31,7 +31,8 @@ export class QueueConfigStore {
     return {
       harvesterID: this.opts.harvesterID,
       isKnownPlugin: registry
-        ? (kind: Parameters<PluginRegistry['has']>[0], module: string, name: string) => registry.has(kind, module, name)
+        ? (kind: Parameters<PluginRegistry['has']>[0], module: string, name: string) =>
+            registry.has(kind, module, name)
         : undefined,
     };
   }
@@ -39,7 +40,10 @@ export class QueueConfigStore {
   /** The current load result; re-read when the file's mtime changed. */
   load(): QueueConfigLoadResult {
     if ('inline' in this.source) {
-      this.loaded ??= { result: parseQueueConfig(this.source.inline, this.source.name, this.options()), mtimeMs: 0 };
+      this.loaded ??= {
+        result: parseQueueConfig(this.source.inline, this.source.name, this.options()),
+        mtimeMs: 0,
+      };
       return this.loaded.result;
     }
     let mtimeMs = -1;
@@ -59,7 +63,9 @@ export class QueueConfigStore {
     const result = this.load();
     const q = result.queues.find((x) => x.queueName === queueName);
     if (q) return q;
-    const errors = result.errors.filter((e) => e.queue === queueName || e.queue === null).map((e) => e.message);
+    const errors = result.errors
+      .filter((e) => e.queue === queueName || e.queue === null)
+      .map((e) => e.message);
     const where = 'file' in this.source ? this.source.file : this.source.name;
     throw new QueueConfigError(
       `queue ${queueName} has no valid config in ${where}${errors.length ? `: ${errors.join('; ')}` : ''}`,
@@ -78,7 +84,8 @@ export class QueueConfigStore {
     const current = this.load().queues.find((x) => x.queueName === queueName);
     if (current?.configID === configID) return current;
     const dump = await getConfigDump(this.opts.db, configID);
-    if (!dump) throw new QueueConfigError(`config ${configID} of queue ${queueName} is not in the harvester DB`);
+    if (!dump)
+      throw new QueueConfigError(`config ${configID} of queue ${queueName} is not in the harvester DB`);
     return dump.data as unknown as QueueConfig;
   }
 }

@@ -30,12 +30,20 @@ export class SettingsError extends Error {
   override name = 'SettingsError';
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function intFromEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new SettingsError(`environment variable ${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
+    throw new SettingsError(
+      `environment variable ${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`,
+    );
   }
   return n;
 }
@@ -43,11 +51,15 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HarvesterSettings {
   const address = env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
   if (!/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
-    throw new SettingsError(`environment variable TEMPORAL_ADDRESS=${JSON.stringify(address)}: expected host:port`);
+    throw new SettingsError(
+      `environment variable TEMPORAL_ADDRESS=${JSON.stringify(address)}: expected host:port`,
+    );
   }
   const tlsEnabled =
     env.TEMPORAL_TLS === 'true' ||
-    Boolean(env.TEMPORAL_TLS_CLIENT_CERT_PATH || env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || env.TEMPORAL_API_KEY);
+    Boolean(
+      env.TEMPORAL_TLS_CLIENT_CERT_PATH || env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || env.TEMPORAL_API_KEY,
+    );
   const harvesterID = env.HARVESTER_ID || `harvester-${hostname().split('.')[0]}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(harvesterID)) {
     throw new SettingsError(

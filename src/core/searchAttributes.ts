@@ -7,12 +7,24 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const HarvesterQueue = defineSearchAttributeKey('HarvesterQueue', SearchAttributeType.KEYWORD);
 export const HarvesterInstance = defineSearchAttributeKey('HarvesterInstance', SearchAttributeType.KEYWORD);
-export const HarvesterWorkerStatus = defineSearchAttributeKey('HarvesterWorkerStatus', SearchAttributeType.KEYWORD);
+export const HarvesterWorkerStatus = defineSearchAttributeKey(
+  'HarvesterWorkerStatus',
+  SearchAttributeType.KEYWORD,
+);
 export const HarvesterBatchId = defineSearchAttributeKey('HarvesterBatchId', SearchAttributeType.KEYWORD);
-export const HarvesterResourceType = defineSearchAttributeKey('HarvesterResourceType', SearchAttributeType.KEYWORD);
-export const HarvesterKillReason = defineSearchAttributeKey('HarvesterKillReason', SearchAttributeType.KEYWORD);
+export const HarvesterResourceType = defineSearchAttributeKey(
+  'HarvesterResourceType',
+  SearchAttributeType.KEYWORD,
+);
+export const HarvesterKillReason = defineSearchAttributeKey(
+  'HarvesterKillReason',
+  SearchAttributeType.KEYWORD,
+);
 /** State of a queue workflow: running, paused, draining, paused-by-failures. */
-export const HarvesterQueueState = defineSearchAttributeKey('HarvesterQueueState', SearchAttributeType.KEYWORD);
+export const HarvesterQueueState = defineSearchAttributeKey(
+  'HarvesterQueueState',
+  SearchAttributeType.KEYWORD,
+);
 export const HarvesterWorkerId = defineSearchAttributeKey('HarvesterWorkerId', SearchAttributeType.INT);
 
 export const ALL_SEARCH_ATTRIBUTES = [

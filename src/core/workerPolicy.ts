@@ -88,7 +88,11 @@ export interface PolicySource {
 }
 
 /** Builds a worker's policy from its queue's resolved config. */
-export function policyFromQueueConfig(q: PolicySource, harvesterID: string, centralTaskQueue: string): WorkerPolicy {
+export function policyFromQueueConfig(
+  q: PolicySource,
+  harvesterID: string,
+  centralTaskQueue: string,
+): WorkerPolicy {
   const t = q.temporal;
   const heartbeatMinutes = Number(q.messenger?.worker_heartbeat ?? 0);
   return {
@@ -104,7 +108,12 @@ export function policyFromQueueConfig(q: PolicySource, harvesterID: string, cent
     heartbeatIntervalSeconds: t.heartbeatIntervalSeconds,
     sweeperIntervalSeconds: t.sweeperIntervalSeconds,
     safetyCheckSeconds: Math.max(t.heartbeatIntervalSeconds, DEFAULT_SAFETY_CHECK_SECONDS),
-    keepHours: { finished: t.keepFinished, failed: t.keepFailed, cancelled: t.keepCancelled, missed: t.keepMissed },
+    keepHours: {
+      finished: t.keepFinished,
+      failed: t.keepFailed,
+      cancelled: t.keepCancelled,
+      missed: t.keepMissed,
+    },
     stuck: {
       workerQueueTimeLimitSeconds: t.workerQueueTimeLimit,
       heldTimeoutSeconds: t.heldTimeout,

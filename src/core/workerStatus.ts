@@ -17,7 +17,12 @@ export const WORKER_STATUSES = [
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
 /** Statuses after which nothing changes any more (Harvester: DB never overwrites them). */
-export const FINAL_WORKER_STATUSES: ReadonlySet<WorkerStatus> = new Set(['finished', 'failed', 'cancelled', 'missed']);
+export const FINAL_WORKER_STATUSES: ReadonlySet<WorkerStatus> = new Set([
+  'finished',
+  'failed',
+  'cancelled',
+  'missed',
+]);
 
 export function isWorkerStatus(value: unknown): value is WorkerStatus {
   return typeof value === 'string' && (WORKER_STATUSES as readonly string[]).includes(value);

@@ -28,7 +28,10 @@ export function createLogger(opts: { level?: string; pretty?: boolean; name?: st
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (opts.pretty) {
-    return pino(options, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } }));
+    return pino(
+      options,
+      pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } }),
+    );
   }
   return pino(options);
 }

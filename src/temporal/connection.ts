@@ -36,7 +36,10 @@ function explain(s: TemporalSettings, err: unknown): TemporalConnectError {
   );
 }
 
-export async function connectWorkerConnection(s: TemporalSettings, timeoutMs = 5000): Promise<NativeConnection> {
+export async function connectWorkerConnection(
+  s: TemporalSettings,
+  timeoutMs = 5000,
+): Promise<NativeConnection> {
   try {
     const connection = await withDeadline(
       NativeConnection.connect({ address: s.address, tls: tlsConfig(s), apiKey: s.apiKey }),

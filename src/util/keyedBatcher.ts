@@ -47,11 +47,13 @@ export class KeyedBatcher<In, Out> {
     this.opts.flush(key, batch.items).then(
       (results) => {
         if (results.length !== batch.items.length) {
-          const err = new Error(`bulk call for ${key} returned ${results.length} results for ${batch.items.length} items`);
+          const err = new Error(
+            `bulk call for ${key} returned ${results.length} results for ${batch.items.length} items`,
+          );
           for (const w of batch.waiters) w.reject(err);
           return;
         }
-        batch.waiters.forEach((w, i) => w.resolve(results[i]));
+        for (const [i, w] of batch.waiters.entries()) w.resolve(results[i]);
       },
       (err) => {
         for (const w of batch.waiters) w.reject(err);

@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { createCentralActivities } from '../activities/central';
+import { createInstanceCentralActivities } from '../activities/instanceCentral';
 import { createLifecycleCentralActivities } from '../activities/lifecycleCentral';
 import { createPluginActivities } from '../activities/plugin';
 import { createQueueCentralActivities } from '../activities/queueCentral';
@@ -37,6 +38,14 @@ export function createAllCentralActivities(d: CentralDependencies) {
       reportBatchWindowMs: d.reportBatchWindowMs,
     }),
     ...createQueueCentralActivities({
+      db: d.db,
+      client: d.client,
+      harvesterID: d.harvesterID,
+      centralTaskQueue: d.centralTaskQueue,
+      configs: d.configs,
+      panda: d.panda,
+    }),
+    ...createInstanceCentralActivities({
       db: d.db,
       client: d.client,
       harvesterID: d.harvesterID,

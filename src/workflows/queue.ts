@@ -41,14 +41,24 @@ import {
 
 const central = proxyActivities<QueueCentralActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
 });
 
 /** Largest value accepted for a limit: far above any real queue, low enough to catch typos. */
 const MAX_LIMIT_VALUE = 1_000_000;
 
 function validateReason(r: unknown, what: string): void {
-  if (typeof r !== 'object' || r === null || typeof (r as PauseRequest).reason !== 'string' || !(r as PauseRequest).reason.trim()) {
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof (r as PauseRequest).reason !== 'string' ||
+    !(r as PauseRequest).reason.trim()
+  ) {
     throw new Error(`${what}: expected {"reason": "<why>"} with a non-empty reason`);
   }
 }
@@ -58,10 +68,13 @@ export function validateLimitOverrides(o: unknown): asserts o is QueueLimitOverr
     throw new Error(`setLimits: expected an object with any of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
   }
   const entries = Object.entries(o);
-  if (entries.length === 0) throw new Error(`setLimits: give at least one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
+  if (entries.length === 0)
+    throw new Error(`setLimits: give at least one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
   for (const [field, value] of entries) {
     if (!(LIMIT_OVERRIDE_FIELDS as readonly string[]).includes(field)) {
-      throw new Error(`setLimits: unknown field "${field}"; expected one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
+      throw new Error(
+        `setLimits: unknown field "${field}"; expected one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`,
+      );
     }
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_VALUE) {
       throw new Error(
@@ -224,7 +237,11 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   async function submitCycle(): Promise<void> {
     s.totals.submitCycles++;
     if (s.mode !== 'running') {
-      s.lastSubmitCycle = { at: nowIso(), submitted: 0, explanation: `no submission: queue ${s.mode} (${s.pauseReason ?? ''})` };
+      s.lastSubmitCycle = {
+        at: nowIso(),
+        submitted: 0,
+        explanation: `no submission: queue ${s.mode} (${s.pauseReason ?? ''})`,
+      };
       return;
     }
     if (!s.countsKnown) {
@@ -239,7 +256,13 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     let started = 0;
     if (plan.total > 0) {
       const ids = await central.allocateWorkerIds({ n: plan.total });
-      const r = await central.startWorkers({ harvesterID, queueName, configID: plan.configID, ids, rows: plan.rows });
+      const r = await central.startWorkers({
+        harvesterID,
+        queueName,
+        configID: plan.configID,
+        ids,
+        rows: plan.rows,
+      });
       started = r.started;
       s.totals.workersStarted += started;
     }

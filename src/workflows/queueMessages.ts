@@ -44,7 +44,13 @@ export interface QueueWorkflowState {
   lastSubmitCycle?: QueueCycleSummary;
   nextSubmitAt: string;
   nextMonitorAt: string;
-  totals: { submitCycles: number; monitorCycles: number; workersStarted: number; signalsSent: number; statusCalls: number };
+  totals: {
+    submitCycles: number;
+    monitorCycles: number;
+    workersStarted: number;
+    signalsSent: number;
+    statusCalls: number;
+  };
 }
 
 export interface QueueWorkflowInput {

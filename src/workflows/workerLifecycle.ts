@@ -76,7 +76,9 @@ function validateKillRequest(k: unknown): asserts k is KillRequest {
   }
   if (r.reason.length > 500) throw new Error('kill: field "reason" is longer than 500 characters');
   if (r.source !== undefined && !KILL_SOURCES.includes(r.source as KillSource)) {
-    throw new Error(`kill: field "source" must be one of ${KILL_SOURCES.join(', ')} (got ${JSON.stringify(r.source)})`);
+    throw new Error(
+      `kill: field "source" must be one of ${KILL_SOURCES.join(', ')} (got ${JSON.stringify(r.source)})`,
+    );
   }
 }
 
@@ -108,7 +110,11 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       nonRetryableErrorTypes: [PERMANENT_PLUGIN_FAILURE],
     },
   });
-  const pluginCall = { params: policy.submitter, harvesterID: policy.harvesterID, queueName: policy.queueName };
+  const pluginCall = {
+    params: policy.submitter,
+    harvesterID: policy.harvesterID,
+    queueName: policy.queueName,
+  };
 
   // ---- messages -------------------------------------------------------------------------------
   const inbox: WorkerStatusReport[] = [];
@@ -196,7 +202,10 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
         if (result.monitorLastOkAt && Date.parse(result.monitorLastOkAt) > Date.parse(s.lastCheckedAt)) {
           s.lastCheckedAt = result.monitorLastOkAt;
         }
-        if (result.monitorLastOkAt && Date.now() - Date.parse(result.monitorLastOkAt) > policy.stuck.checkTimeoutSeconds * 1000) {
+        if (
+          result.monitorLastOkAt &&
+          Date.now() - Date.parse(result.monitorLastOkAt) > policy.stuck.checkTimeoutSeconds * 1000
+        ) {
           s.statusUnknown = true;
         }
       }
@@ -246,13 +255,21 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     kill.attempts++;
     kill.lastAttemptAt = nowIso();
     try {
-      const [result] = await plugin.killWorkers({ ...pluginCall, params: policy.sweeper, workers: [s.worker] });
+      const [result] = await plugin.killWorkers({
+        ...pluginCall,
+        params: policy.sweeper,
+        workers: [s.worker],
+      });
       kill.lastResult = result.outcome === 'success' ? 'kill sent' : `kill failed: ${result.diag}`;
     } catch (err) {
       kill.lastResult = `kill failed: ${(err as Error).message}`;
     }
     if (kill.attempts === 1) {
-      await central.recordWorker({ worker: s.worker, event: 'kill-requested', killReason: `${kill.source}: ${kill.reason}` });
+      await central.recordWorker({
+        worker: s.worker,
+        event: 'kill-requested',
+        killReason: `${kill.source}: ${kill.reason}`,
+      });
       publish();
     }
   }
@@ -277,7 +294,8 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   function nextWakeMs(): number {
     const times: number[] = [];
     if (s.nextHeartbeatAt) times.push(Date.parse(s.nextHeartbeatAt));
-    if (s.kill?.lastAttemptAt) times.push(Date.parse(s.kill.lastAttemptAt) + policy.sweeperIntervalSeconds * 1000);
+    if (s.kill?.lastAttemptAt)
+      times.push(Date.parse(s.kill.lastAttemptAt) + policy.sweeperIntervalSeconds * 1000);
     if (!s.kill) {
       const limits = policy.stuck;
       if (s.statusUnknown && limits.checkTimeoutSeconds > 0) {
@@ -394,7 +412,8 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   if (s.phase === 'active') {
     s.phase = 'reporting-final';
     await condition(() => reportQueue.length === 0);
-    const keepHours = policy.keepHours[s.worker.status as keyof typeof policy.keepHours] ?? policy.keepHours.failed;
+    const keepHours =
+      policy.keepHours[s.worker.status as keyof typeof policy.keepHours] ?? policy.keepHours.failed;
     s.sweepAfter = new Date(Date.parse(s.worker.endTime ?? nowIso()) + keepHours * 3600 * 1000).toISOString();
     s.phase = 'keeping';
   }
@@ -405,7 +424,8 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   }
   if (s.phase === 'sweeping') {
     const result = await plugin.sweepWorker({ ...pluginCall, params: policy.sweeper, worker: s.worker });
-    if (result.outcome !== 'success') log.warn('sweep reported a problem', { workerID: s.worker.workerID, diag: result.diag });
+    if (result.outcome !== 'success')
+      log.warn('sweep reported a problem', { workerID: s.worker.workerID, diag: result.diag });
     await central.recordWorker({ worker: s.worker, event: 'swept' });
     s.phase = 'done';
   }

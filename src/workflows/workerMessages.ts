@@ -5,8 +5,8 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { WorkSpec } from '../core/specs';
-import type { WorkerPolicy } from '../core/workerPolicy';
 import type { KillReason } from '../core/stuckRules';
+import type { WorkerPolicy } from '../core/workerPolicy';
 import type { WorkerStatus } from '../core/workerStatus';
 
 export function workerWorkflowId(queueName: string, workerID: number): string {

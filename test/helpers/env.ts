@@ -4,7 +4,8 @@
  */
 export function testDatabaseUrl(): string {
   const url = process.env.HARVESTER_TEST_DATABASE_URL;
-  if (!url) throw new Error('HARVESTER_TEST_DATABASE_URL is not set: run integration tests through `npm test`');
+  if (!url)
+    throw new Error('HARVESTER_TEST_DATABASE_URL is not set: run integration tests through `npm test`');
   return url;
 }
 

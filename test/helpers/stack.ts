@@ -95,7 +95,11 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
 }
 
 /** Polls fn until it returns a truthy value or the deadline passes (then throws with the label). */
-export async function eventually<T>(label: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30000): Promise<T> {
+export async function eventually<T>(
+  label: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -38,7 +38,9 @@ export async function testWorker(opts: { taskQueue: string; activities: object }
     namespace: TEST_NAMESPACE,
     taskQueue: opts.taskQueue,
     activities: opts.activities,
-    ...(bundlePath ? { workflowBundle: { code: readFileSync(bundlePath, 'utf8') } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(bundlePath
+      ? { workflowBundle: { code: readFileSync(bundlePath, 'utf8') } }
+      : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: '2 seconds',
   });
 }

@@ -12,15 +12,24 @@ test('defaults point at the local dev server and the embedded database', () => {
 });
 
 test('a malformed TEMPORAL_ADDRESS is rejected with the variable name', () => {
-  assert.throws(() => loadSettings({ TEMPORAL_ADDRESS: 'http://x' }), /TEMPORAL_ADDRESS="http:\/\/x": expected host:port/);
+  assert.throws(
+    () => loadSettings({ TEMPORAL_ADDRESS: 'http://x' }),
+    /TEMPORAL_ADDRESS="http:\/\/x": expected host:port/,
+  );
 });
 
 test('a non-numeric port variable names the variable and the range', () => {
-  assert.throws(() => loadSettings({ HARVESTER_EMBEDDED_PG_PORT: 'abc' }), /HARVESTER_EMBEDDED_PG_PORT="abc".*\[1, 65535\]/);
+  assert.throws(
+    () => loadSettings({ HARVESTER_EMBEDDED_PG_PORT: 'abc' }),
+    /HARVESTER_EMBEDDED_PG_PORT="abc".*\[1, 65535\]/,
+  );
 });
 
 test('TLS variables switch TLS on', () => {
-  const s = loadSettings({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/ca.pem', TEMPORAL_ADDRESS: 'temporal.example:7233' });
+  const s = loadSettings({
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/ca.pem',
+    TEMPORAL_ADDRESS: 'temporal.example:7233',
+  });
   assert.deepEqual(s.temporal.tls?.serverCaCertPath, '/ca.pem');
 });
 

@@ -1,0 +1,281 @@
+/**
+ * Central activities of the instance workflow: keep one queue workflow per active queue of the
+ * instance's config, and carry out PanDA's commands (Harvester's CommandManager).
+ *
+ * Commands are acknowledged to PanDA only after they took effect here. Harvester marks a command
+ * processed when it reads it, so a crash between reading and acting loses it; here the command is
+ * stored as `received`, then `applied`, then `acknowledged`, and each step is retried until done.
+ */
+import { log } from '@temporalio/activity';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { QueueConfigStore } from '../config/queueConfigStore';
+import { HarvesterInstance, HarvesterQueue } from '../core/searchAttributes';
+import type { WorkerStatus } from '../core/workerStatus';
+import {
+  insertCommands,
+  listCommandsToAcknowledge,
+  listPendingCommands,
+  markCommandAcknowledged,
+  markCommandApplied,
+} from '../db/commands';
+import { workerStatsByQueue } from '../db/metrics';
+import type { Db } from '../db/pool';
+import { setNNewWorkers, upsertQueue } from '../db/queues';
+import { type KillFilter, listLiveWorkers, markWorkersToKill } from '../db/workers';
+import type { PandaCommunicator } from '../panda/client';
+import { adjustNowSignal, queueWorkflowId, stopQueueSignal } from '../workflows/queueMessages';
+import { killSignal, workerWorkflowId } from '../workflows/workerMessages';
+
+export interface InstanceCentralDeps {
+  db: Db;
+  client: Client;
+  harvesterID: string;
+  centralTaskQueue: string;
+  configs: QueueConfigStore;
+  panda?: PandaCommunicator;
+}
+
+export interface QueueSyncResult {
+  active: string[];
+  started: string[];
+  stopped: string[];
+  errors: string[];
+}
+
+export interface CommandCycleResult {
+  received: number;
+  applied: number;
+  acknowledged: number;
+  failures: string[];
+}
+
+/** Command prefix → receiver, as Harvester routes them; commands without a receiver are dropped. */
+function receiverOf(command: string): string | undefined {
+  const name = command.split(':')[0];
+  if (name === 'SET_N_WORKERS' || name === 'SET_N_WORKERS_JOBTYPE') return 'submitter';
+  if (name === 'KILL_WORKERS' || name === 'SYNC_WORKERS_KILL') return 'sweeper';
+  if (name === 'REPORT_WORKER_STATS') return 'propagator';
+  return undefined;
+}
+
+function listParam(params: Record<string, unknown>, key: string): string[] | 'ALL' | undefined {
+  const v = params[key];
+  if (v === 'ALL') return 'ALL';
+  if (Array.isArray(v)) return v.map(String);
+  return undefined;
+}
+
+export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
+  async function signalKills(workerIDs: number[], reason: string, source: 'panda_command'): Promise<number> {
+    if (workerIDs.length === 0) return 0;
+    const { rows } = await deps.db.query<{ worker_id: string; computing_site: string }>(
+      'SELECT worker_id, computing_site FROM workers WHERE worker_id = ANY($1::bigint[])',
+      [workerIDs],
+    );
+    let signalled = 0;
+    for (const r of rows) {
+      try {
+        await deps.client.workflow
+          .getHandle(workerWorkflowId(r.computing_site, Number(r.worker_id)))
+          .signal(killSignal, { reason, source });
+        signalled++;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    }
+    return signalled;
+  }
+
+  async function applyCommand(command: string, params: unknown): Promise<unknown> {
+    const [name, site] = command.split(':');
+    switch (name) {
+      case 'SET_N_WORKERS':
+      case 'SET_N_WORKERS_JOBTYPE': {
+        if (!site) throw new Error(`${command}: expected ${name}:<queue>`);
+        const byJobType =
+          name === 'SET_N_WORKERS'
+            ? { managed: params as Record<string, number> }
+            : (params as Record<string, Record<string, number>>);
+        const known = await setNNewWorkers(deps.db, deps.harvesterID, site, byJobType);
+        if (known) {
+          await deps.client.workflow
+            .getHandle(queueWorkflowId(deps.harvesterID, site))
+            .signal(adjustNowSignal)
+            .catch(() => {});
+        }
+        return { queue: site, known };
+      }
+      case 'KILL_WORKERS': {
+        const p = (params ?? {}) as Record<string, unknown>;
+        const status = listParam(p, 'status') ?? ['submitted'];
+        const filter: KillFilter = {
+          harvesterID: deps.harvesterID,
+          status: status as WorkerStatus[] | 'ALL',
+          computingSite: listParam(p, 'computingSite'),
+          computingElement: listParam(p, 'computingElement'),
+          submissionHost: listParam(p, 'submissionHost'),
+        };
+        // Harvester: a missing or empty list means "no-op", not "everything".
+        const lists = [filter.computingSite, filter.computingElement, filter.submissionHost];
+        if (lists.every((l) => l === undefined || (Array.isArray(l) && l.length === 0))) return { killed: 0 };
+        const ids = await markWorkersToKill(deps.db, filter, 'PanDA KILL_WORKERS');
+        return {
+          killed: ids.length,
+          signalled: await signalKills(ids, 'PanDA command KILL_WORKERS', 'panda_command'),
+        };
+      }
+      case 'SYNC_WORKERS_KILL': {
+        const ids = (Array.isArray(params) ? params : []).map(Number).filter(Number.isInteger);
+        const marked = await markWorkersToKill(
+          deps.db,
+          { workerIDs: ids, harvesterID: deps.harvesterID },
+          'PanDA SYNC_WORKERS_KILL',
+        );
+        return {
+          killed: marked.length,
+          signalled: await signalKills(marked, 'PanDA command SYNC_WORKERS_KILL', 'panda_command'),
+        };
+      }
+      case 'REPORT_WORKER_STATS': {
+        if (!deps.panda || !site) return { reported: false };
+        const stats = await workerStatsByQueue(deps.db, deps.harvesterID);
+        await deps.panda.reportWorkerStatistics(site, (stats[site] ?? {}) as never);
+        return { reported: true };
+      }
+      default:
+        throw new Error(`no receiver for command ${command}`);
+    }
+  }
+
+  return {
+    /** Starts a queue workflow for every active queue and stops the ones gone or offline. */
+    async syncQueues(input: { harvesterID: string }): Promise<QueueSyncResult> {
+      const result = deps.configs.load();
+      const errors = result.errors.map((e) => e.message);
+      const active = result.queues.filter((q) => q.active);
+      const started: string[] = [];
+      for (const q of active) {
+        await deps.configs.register(q);
+        await upsertQueue(deps.db, {
+          harvesterID: input.harvesterID,
+          queueName: q.queueName,
+          configID: q.configID,
+          siteName: q.siteName,
+        });
+        try {
+          await deps.client.workflow.start('queueWorkflow', {
+            taskQueue: deps.centralTaskQueue,
+            workflowId: queueWorkflowId(input.harvesterID, q.queueName),
+            args: [
+              {
+                harvesterID: input.harvesterID,
+                queueName: q.queueName,
+                settings: {
+                  submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
+                  monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
+                  maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
+                  autoResumeAfterMonitorRecovery: true,
+                },
+              },
+            ],
+            typedSearchAttributes: [
+              { key: HarvesterQueue, value: q.queueName },
+              { key: HarvesterInstance, value: input.harvesterID },
+            ],
+            staticSummary: `queue ${q.queueName} of instance ${input.harvesterID}`,
+          });
+          started.push(q.queueName);
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      const activeNames = new Set(active.map((q) => q.queueName));
+      const stopped: string[] = [];
+      const { rows } = await deps.db.query<{ queue_name: string }>(
+        'SELECT queue_name FROM queues WHERE harvester_id = $1',
+        [input.harvesterID],
+      );
+      for (const { queue_name } of rows) {
+        if (activeNames.has(queue_name)) continue;
+        try {
+          await deps.client.workflow
+            .getHandle(queueWorkflowId(input.harvesterID, queue_name))
+            .signal(stopQueueSignal, { reason: 'queue no longer active in the config' });
+          stopped.push(queue_name);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+      if (errors.length > 0) log.warn('queue config has errors; those queues are not served', { errors });
+      return { active: [...activeNames], started, stopped, errors };
+    },
+
+    /** One command-manager cycle: fetch, store, apply, acknowledge. Safe to retry at any point. */
+    async processPandaCommands(input: { harvesterID: string }): Promise<CommandCycleResult> {
+      const out: CommandCycleResult = { received: 0, applied: 0, acknowledged: 0, failures: [] };
+      if (deps.panda) {
+        const fetched = await deps.panda.acquireCommands(20);
+        const routable = fetched.filter((c) => receiverOf(c.command) !== undefined);
+        for (const c of fetched)
+          if (!receiverOf(c.command))
+            log.warn('PanDA command without receiver dropped', { command: c.command });
+        await insertCommands(
+          deps.db,
+          input.harvesterID,
+          routable.map((c) => ({
+            commandID: c.command_id,
+            command: c.command,
+            receiver: receiverOf(c.command)!,
+            params: c.params,
+            ackRequested: Boolean(c.ack_requested),
+            createdAt: c.creation_date,
+          })),
+        );
+        out.received = routable.length;
+      }
+      for (const c of await listPendingCommands(deps.db, input.harvesterID)) {
+        try {
+          const result = await applyCommand(c.command, c.params);
+          await markCommandApplied(deps.db, c.commandID, result);
+          out.applied++;
+        } catch (err) {
+          out.failures.push(`${c.command} (${c.commandID}): ${(err as Error).message}`);
+        }
+      }
+      const toAck = await listCommandsToAcknowledge(deps.db, input.harvesterID);
+      if (toAck.length > 0 && deps.panda) {
+        await deps.panda.acknowledgeCommands(toAck.map((c) => c.commandID));
+      }
+      out.acknowledged = (
+        await markCommandAcknowledged(
+          deps.db,
+          toAck.map((c) => c.commandID),
+        )
+      ).length;
+      return out;
+    },
+
+    /** Harvester's instance heartbeat to PanDA (every 10 min in the CommandManager). */
+    async pandaInstanceHeartbeat(input: { harvesterID: string }): Promise<boolean> {
+      if (!deps.panda) return false;
+      try {
+        await deps.panda.heartbeat();
+        return true;
+      } catch (err) {
+        // The first heartbeat of a new instance is answered success:false by the real server.
+        log.warn('PanDA instance heartbeat failed', {
+          harvesterID: input.harvesterID,
+          error: (err as Error).message,
+        });
+        return false;
+      }
+    },
+
+    /** Live worker counts per queue, for the instance's status query and the CLI. */
+    async liveWorkerCount(input: { harvesterID: string; queueName: string }): Promise<number> {
+      return (await listLiveWorkers(deps.db, input.queueName, input.harvesterID)).length;
+    },
+  };
+}
+
+export type InstanceCentralActivities = ReturnType<typeof createInstanceCentralActivities>;
