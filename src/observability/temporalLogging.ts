@@ -1,0 +1,41 @@
+/**
+ * Routes the Temporal SDK's logs (worker, workflow `log`, activity `log`, and core's native logs)
+ * into the process's pino logger, so every line is JSON with workflowId/runId/activity context.
+ */
+import { type LogLevel, type LogMetadata, Runtime } from '@temporalio/worker';
+import type { Logger } from './logger';
+
+let installed = false;
+
+export function installTemporalLogging(log: Logger, coreLevel: 'WARN' | 'ERROR' = 'WARN'): void {
+  if (installed) return;
+  installed = true;
+  const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    const fields = meta ?? {};
+    switch (level) {
+      case 'TRACE':
+      case 'DEBUG':
+        log.debug(fields, message);
+        return;
+      case 'INFO':
+        log.info(fields, message);
+        return;
+      case 'WARN':
+        log.warn(fields, message);
+        return;
+      default:
+        log.error(fields, message);
+    }
+  };
+  Runtime.install({
+    logger: {
+      log: emit,
+      trace: (m, meta) => emit('TRACE', m, meta),
+      debug: (m, meta) => emit('DEBUG', m, meta),
+      info: (m, meta) => emit('INFO', m, meta),
+      warn: (m, meta) => emit('WARN', m, meta),
+      error: (m, meta) => emit('ERROR', m, meta),
+    },
+    telemetryOptions: { logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} } },
+  });
+}
