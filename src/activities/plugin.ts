@@ -3,7 +3,7 @@
  * config routes them (an edge worker next to the batch system, or the central worker), need no
  * DB, and receive the plugin section of the queue config with every call.
  */
-import { activityInfo, log } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PluginRegistry } from '../plugins/registry';
 import type {
@@ -19,6 +19,21 @@ export const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
 
 export interface PluginActivityDeps {
   registry: PluginRegistry;
+}
+
+/**
+ * Heartbeats while a plugin call runs, so that when an edge process dies mid-call the server
+ * notices within the heartbeat timeout (seconds), not the start-to-close timeout (minutes),
+ * and the retry (which first looks the worker up in the batch system) runs elsewhere soon.
+ */
+async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
+  heartbeat();
+  const timer = setInterval(() => heartbeat(), 3000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export function createPluginActivities(deps: PluginActivityDeps) {
@@ -40,44 +55,48 @@ export function createPluginActivities(deps: PluginActivityDeps) {
      * that died after sbatch/condor_submit but before reporting never makes a second batch job.
      */
     async submitWorker(call: WorkerPluginCall): Promise<SubmitResult> {
-      const submitter = plugin('submitter', call);
-      if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
-        const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
-        if (found?.batchID) {
-          log.info('retried submit found the existing batch job', {
-            workerID: call.worker.workerID,
-            batchID: found.batchID,
-          });
-          return { ...found, outcome: 'success', diag: found.diag ?? '' };
-        }
-      }
-      const [result] = await submitter.submitWorkers([call.worker]);
-      if (!result) throw new Error(`submitter ${call.params.module}/${call.params.name} returned no result`);
-      if (result.outcome === 'permanentFailure') {
-        throw ApplicationFailure.nonRetryable(result.diag || 'submission failed', PERMANENT_PLUGIN_FAILURE);
-      }
-      if (result.outcome === 'temporaryFailure')
-        throw ApplicationFailure.retryable(result.diag || 'submission failed');
-      return result;
+      return withHeartbeats(() => submitOne(call));
     },
 
     /** One bulk status query for many workers (one squeue / condor_q). */
     async checkWorkers(call: WorkersPluginCall): Promise<CheckWorkersReply> {
-      return plugin('monitor', call).checkWorkers(call.workers);
+      return withHeartbeats(() => plugin('monitor', call).checkWorkers(call.workers));
     },
 
     /** One kill call for many workers (one scancel / condor_rm). */
     async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
-      return plugin('sweeper', call).killWorkers(call.workers);
+      return withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
     },
 
     async sweepWorker(call: WorkerPluginCall): Promise<PluginResult> {
-      const result = await plugin('sweeper', call).sweepWorker(call.worker);
+      const result = await withHeartbeats(() => plugin('sweeper', call).sweepWorker(call.worker));
       if (result.outcome === 'temporaryFailure')
         throw ApplicationFailure.retryable(result.diag || 'sweep failed');
       return result;
     },
   };
+
+  async function submitOne(call: WorkerPluginCall): Promise<SubmitResult> {
+    const submitter = plugin('submitter', call);
+    if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
+      const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
+      if (found?.batchID) {
+        log.info('retried submit found the existing batch job', {
+          workerID: call.worker.workerID,
+          batchID: found.batchID,
+        });
+        return { ...found, outcome: 'success', diag: found.diag ?? '' };
+      }
+    }
+    const [result] = await submitter.submitWorkers([call.worker]);
+    if (!result) throw new Error(`submitter ${call.params.module}/${call.params.name} returned no result`);
+    if (result.outcome === 'permanentFailure') {
+      throw ApplicationFailure.nonRetryable(result.diag || 'submission failed', PERMANENT_PLUGIN_FAILURE);
+    }
+    if (result.outcome === 'temporaryFailure')
+      throw ApplicationFailure.retryable(result.diag || 'submission failed');
+    return result;
+  }
 }
 
 export type PluginActivities = ReturnType<typeof createPluginActivities>;

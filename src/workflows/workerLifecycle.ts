@@ -102,6 +102,8 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   const plugin = proxyActivities<PluginActivities>({
     taskQueue: policy.pluginTaskQueue,
     startToCloseTimeout: '5 minutes',
+    // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
+    heartbeatTimeout: '20 seconds',
     retry: {
       initialInterval: '10 seconds',
       backoffCoefficient: 2,

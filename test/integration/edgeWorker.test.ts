@@ -1,0 +1,180 @@
+/**
+ * An edge worker (`harvester edge --task-queue X`, a separate process with no DB) does all the
+ * batch-system work of a queue whose config routes its plugin activities to X; the central worker
+ * does none. Killing the edge process mid-run loses no worker and makes no duplicate batch job.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { listLiveWorkers } from '../../src/db/workers';
+import { queueWorkflowId, stopQueueSignal } from '../../src/workflows/queueMessages';
+import { workerWorkflowId } from '../../src/workflows/workerMessages';
+import { PROJECT_ROOT } from '../../temporal/devServer';
+import { testTemporalAddress } from '../helpers/env';
+import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+import { uniqueName } from '../helpers/temporal';
+
+const QUEUE = 'EDGE_DUMMY';
+const H = 'pandaharvester.harvester';
+const PLUGIN_ACTIVITIES = new Set(['submitWorker', 'checkWorkers', 'killWorkers', 'sweepWorker']);
+const edgeTaskQueue = uniqueName('edge-site');
+
+let stack: TestStack;
+const edges: ChildProcess[] = [];
+
+function startEdge(): ChildProcess {
+  const child = spawn(
+    join(PROJECT_ROOT, 'bin', 'harvester'),
+    ['edge', '--task-queue', edgeTaskQueue, '--max-concurrent', '10'],
+    {
+      env: { ...process.env, TEMPORAL_ADDRESS: testTemporalAddress(), HARVESTER_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  edges.push(child);
+  return child;
+}
+
+before(async () => {
+  stack = await startTestStack({
+    queueConfig: (scratch) => ({
+      [QUEUE]: {
+        mapType: 'NoJob',
+        maxWorkers: 4,
+        nQueueLimitWorker: 4,
+        maxNewWorkersPerCycle: 2,
+        submitter: {
+          module: `${H}submitter.dummy_submitter`,
+          name: 'DummySubmitter',
+          runAfterSeconds: 1,
+          finishAfterSeconds: 4,
+        },
+        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
+        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+        messenger: {
+          module: `${H}messenger.shared_file_messenger`,
+          name: 'SharedFileMessenger',
+          accessPoint: `${scratch}/\${workerID}`,
+        },
+        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
+        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+        temporal: {
+          taskQueue: edgeTaskQueue,
+          submitterIntervalSeconds: 1,
+          monitorIntervalSeconds: 1,
+          keepFinished: 0,
+          keepFailed: 0,
+          keepCancelled: 0,
+          keepMissed: 0,
+        },
+      },
+    }),
+  });
+});
+
+after(async () => {
+  for (const e of edges) if (e.exitCode === null) e.kill('SIGKILL');
+  await stack?.close();
+});
+
+async function finishedWorkers(): Promise<number[]> {
+  const { rows } = await stack.db.query<{ worker_id: string }>(
+    "SELECT worker_id FROM workers WHERE computing_site = $1 AND harvester_id = $2 AND status = 'finished'",
+    [QUEUE, stack.harvesterID],
+  );
+  return rows.map((r) => Number(r.worker_id));
+}
+
+test('the edge process does every batch command; a killed edge loses nothing and makes no duplicate job', async () => {
+  const edge = startEdge();
+  const queueId = queueWorkflowId(stack.harvesterID, QUEUE);
+  await stack.client.workflow.start('queueWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: queueId,
+    args: [
+      {
+        harvesterID: stack.harvesterID,
+        queueName: QUEUE,
+        settings: {
+          submitterIntervalSeconds: 1,
+          monitorIntervalSeconds: 1,
+          maxConsecutiveMonitorFailures: 1000,
+          autoResumeAfterMonitorRecovery: true,
+        },
+      },
+    ],
+  });
+  await eventually('first workers finished', async () => (await finishedWorkers()).length >= 2, 60000);
+
+  // Kill the edge hard, in the middle of the queue's life: workers are submitted, running, queued.
+  edge.kill('SIGKILL');
+  await new Promise((r) => edge.once('exit', r));
+  const finishedAtKill = (await finishedWorkers()).length;
+  await new Promise((r) => setTimeout(r, 3000));
+  const restarted = startEdge();
+  await eventually(
+    'work resumes after the edge restarts',
+    async () => (await finishedWorkers()).length >= finishedAtKill + 4,
+    90000,
+  );
+
+  await stack.client.workflow.getHandle(queueId).signal(stopQueueSignal, { reason: 'test over' });
+  await stack.client.workflow.getHandle(queueId).result();
+
+  // 1. every plugin activity ran in an edge process, none in the central worker.
+  const edgeIdentities = new Set([`${edge.pid}@`, `${restarted.pid}@`]);
+  const finished = await finishedWorkers();
+  const workflowIds = [queueId, ...finished.map((id) => workerWorkflowId(QUEUE, id))];
+  let pluginTasks = 0;
+  for (const id of workflowIds) {
+    const history = await stack.client.workflow.getHandle(id).fetchHistory();
+    const scheduled = new Map<string, string>();
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(e.eventId), String(s.activityType?.name));
+      const started = e.activityTaskStartedEventAttributes;
+      if (started) {
+        const type = scheduled.get(String(started.scheduledEventId));
+        if (type && PLUGIN_ACTIVITIES.has(type)) {
+          pluginTasks++;
+          const identity = String(started.identity);
+          assert.ok(
+            [...edgeIdentities].some((prefix) => identity.startsWith(prefix)),
+            `${type} of ${id} ran on ${identity}, not on an edge process`,
+          );
+        }
+      }
+    }
+  }
+  assert.ok(pluginTasks >= finished.length * 2, `plugin activities seen: ${pluginTasks}`);
+
+  // 2. one batch job per worker: every finished worker has its own job record and batch id.
+  const batchIDs = new Set<string>();
+  for (const id of finished) {
+    const { rows } = await stack.db.query<{ batch_id: string }>(
+      'SELECT batch_id FROM workers WHERE worker_id = $1',
+      [id],
+    );
+    assert.ok(rows[0]?.batch_id, `worker ${id} has a batch id`);
+    batchIDs.add(rows[0].batch_id);
+    const jobFile = join(stack.scratch, String(id), 'dummy_job.json');
+    if (existsSync(jobFile))
+      assert.equal(JSON.parse(readFileSync(jobFile, 'utf8')).batchID, rows[0].batch_id);
+  }
+  assert.equal(batchIDs.size, finished.length, 'no two workers share a batch job');
+
+  // 3. nothing lost: every worker that is not final still has a running lifecycle.
+  for (const w of await listLiveWorkers(stack.db, QUEUE, stack.harvesterID)) {
+    const d = await stack.client.workflow.getHandle(workerWorkflowId(QUEUE, w.workerID)).describe();
+    assert.equal(
+      d.status.name,
+      'RUNNING',
+      `live worker ${w.workerID} (${w.status}) has no running lifecycle`,
+    );
+    await stack.client.workflow.getHandle(workerWorkflowId(QUEUE, w.workerID)).terminate('test over');
+  }
+  restarted.kill('SIGTERM');
+});
