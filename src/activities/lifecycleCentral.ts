@@ -15,6 +15,7 @@ import {
   recordSubmission,
   recordWorkerStatus,
 } from '../db/workers';
+import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
 import type { WorkerUpdate } from '../panda/types';
 import { KeyedBatcher } from '../util/keyedBatcher';
@@ -56,7 +57,15 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
           syncLevel: syncLevelFor(i.policy.mapType, i.policy.truePilot, i.policy.noHeartbeat.join(',')),
         }),
       );
-      const accepted = await deps.panda.updateWorkers(updates);
+      const t0 = Date.now();
+      let accepted: boolean[];
+      try {
+        accepted = await deps.panda.updateWorkers(updates);
+        harvesterMetrics.pandaCall('harvester/update_workers', (Date.now() - t0) / 1000, true);
+      } catch (err) {
+        harvesterMetrics.pandaCall('harvester/update_workers', (Date.now() - t0) / 1000, false);
+        throw err;
+      }
       const rejected = accepted.flatMap((ok, idx) => (ok ? [] : [items[idx].worker.workerID]));
       if (rejected.length > 0) {
         // PanDA refused these rows; retrying the whole activity sends them again (updates are upserts).
@@ -94,6 +103,7 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
       switch (input.event) {
         case 'submitted':
         case 'missed':
+          harvesterMetrics.submissionOutcome(w.computingSite, input.event);
           await recordSubmission(deps.db, w.workerID, {
             status: input.event,
             batchID: w.batchID,
@@ -118,6 +128,8 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
           return;
         case 'kill-requested':
         case 'kill-attempted':
+          if (input.event === 'kill-requested')
+            harvesterMetrics.killRequested(w.computingSite, (input.killReason ?? '').split(':')[0]);
           await markWorkersToKill(deps.db, { workerIDs: [w.workerID] }, input.killReason ?? 'unspecified');
           return;
         case 'swept':
@@ -128,6 +140,9 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
 
     /** Reports one worker (and its jobs, in push mode) to PanDA, batched with its queue mates. */
     async reportWorker(input: ReportWorkerInput): Promise<ReportWorkerResult> {
+      if (input.kind === 'heartbeat' && input.dueAt) {
+        harvesterMetrics.heartbeatLag(input.policy.queueName, (Date.now() - Date.parse(input.dueAt)) / 1000);
+      }
       const result = await batcher.add(input.policy.queueName, input);
       if (result.killRequested)
         log.info('PanDA asked to kill the worker', {

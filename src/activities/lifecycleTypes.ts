@@ -40,6 +40,8 @@ export type ReportKind = 'change' | 'final' | 'heartbeat';
 export interface ReportWorkerInput {
   worker: WorkSpec;
   kind: ReportKind;
+  /** For heartbeats: when it was due (the lag is a metric). */
+  dueAt?: string;
   policy: Pick<WorkerPolicy, 'truePilot' | 'noHeartbeat' | 'mapType' | 'queueName' | 'harvesterID'>;
 }
 

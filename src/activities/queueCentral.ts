@@ -29,6 +29,7 @@ import { policyFromQueueConfig } from '../core/workerPolicy';
 import type { Db } from '../db/pool';
 import { getQueue, upsertQueue } from '../db/queues';
 import { allocateWorkerIds, countWorkersByState, insertPendingWorkers, listLiveWorkers } from '../db/workers';
+import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
 import type { PluginParams } from '../plugins/types';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
@@ -199,6 +200,13 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       ok: boolean;
       error: string;
     }): Promise<void> {
+      harvesterMetrics.monitorCycle(input.queueName, input.ok);
+      const counts = await deps.db.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM workers
+         WHERE computing_site = $1 AND harvester_id = $2 AND swept_at IS NULL GROUP BY status`,
+        [input.queueName, input.harvesterID],
+      );
+      harvesterMetrics.workersByStatus(input.queueName, Object.fromEntries(counts.rows.map((r) => [r.status, r.n])));
       await deps.db.query(
         `UPDATE queues SET
            monitor_last_ok_at = CASE WHEN $3 THEN now() ELSE monitor_last_ok_at END,
@@ -337,6 +345,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           else throw err;
         }
       });
+      harvesterMetrics.workersStarted(q.queueName, started);
       log.info('workers started', { queueName: q.queueName, started, alreadyStarted });
       return { started, alreadyStarted };
     },

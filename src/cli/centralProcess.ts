@@ -38,7 +38,7 @@ export interface CentralProcess {
 
 export async function startCentralProcess(o: CentralProcessOptions): Promise<CentralProcess> {
   const { settings, log } = o;
-  installTemporalLogging(log);
+  installTemporalLogging(log, { metricsPort: settings.metricsPort });
   const database = await openHarvesterDatabase(settings, log);
   try {
     const connection = await connectWorkerConnection(settings.temporal);

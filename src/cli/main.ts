@@ -162,7 +162,7 @@ async function runEdge(opts: {
 }): Promise<void> {
   const settings = loadSettings();
   const log = createLogger({ level: settings.logLevel, name: 'harvester-edge' });
-  installTemporalLogging(log);
+  installTemporalLogging(log, { metricsPort: settings.metricsPort });
   const connection = await connectWorkerConnection(settings.temporal);
   const worker = await Worker.create({
     connection,
@@ -327,7 +327,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`harvester: ${err.message}`);
       return 2;
     }
-    console.error(`harvester: ${(err as Error).message}`);
+    const cause = (err as { cause?: Error }).cause;
+    console.error(`harvester: ${(err as Error).message}${cause?.message ? `: ${cause.message}` : ''}`);
     return 1;
   }
 }

@@ -24,6 +24,8 @@ export interface HarvesterSettings {
   queueConfigFile?: string;
   temporal: TemporalSettings;
   logLevel: string;
+  /** Port of the Prometheus /metrics endpoint; undefined = no endpoint. */
+  metricsPort?: number;
 }
 
 export class SettingsError extends Error {
@@ -74,6 +76,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     embeddedPostgresPort: intFromEnv(env, 'HARVESTER_EMBEDDED_PG_PORT', 5433, 1, 65535),
     queueConfigFile: env.HARVESTER_QUEUE_CONFIG || undefined,
     logLevel: env.HARVESTER_LOG_LEVEL || 'info',
+    metricsPort: env.HARVESTER_METRICS_PORT
+      ? intFromEnv(env, 'HARVESTER_METRICS_PORT', 0, 1, 65535)
+      : undefined,
     temporal: {
       address,
       namespace: env.TEMPORAL_NAMESPACE || 'default',

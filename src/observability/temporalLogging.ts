@@ -1,5 +1,5 @@
 /**
- * Routes the Temporal SDK's logs (worker, workflow `log`, activity `log`, and core's native logs)
+ * Routes the Temporal SDK's logs (and, with a port, its metrics) (worker, workflow `log`, activity `log`, and core's native logs)
  * into the process's pino logger, so every line is JSON with workflowId/runId/activity context.
  */
 import { type LogLevel, type LogMetadata, Runtime } from '@temporalio/worker';
@@ -7,7 +7,11 @@ import type { Logger } from './logger';
 
 let installed = false;
 
-export function installTemporalLogging(log: Logger, coreLevel: 'WARN' | 'ERROR' = 'WARN'): void {
+export function installTemporalLogging(
+  log: Logger,
+  opts: { coreLevel?: 'WARN' | 'ERROR'; metricsPort?: number } = {},
+): void {
+  const coreLevel = opts.coreLevel ?? 'WARN';
   if (installed) return;
   installed = true;
   const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
@@ -36,6 +40,12 @@ export function installTemporalLogging(log: Logger, coreLevel: 'WARN' | 'ERROR' 
       warn: (m, meta) => emit('WARN', m, meta),
       error: (m, meta) => emit('ERROR', m, meta),
     },
-    telemetryOptions: { logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },
+      // The SDK's metrics and harvester's own (src/observability/metrics.ts) on one Prometheus endpoint.
+      ...(opts.metricsPort
+        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${opts.metricsPort}` } } }
+        : {}),
+    },
   });
 }

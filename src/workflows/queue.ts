@@ -174,8 +174,8 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       const plugin = proxyActivities<PluginActivities>({
         taskQueue: group.pluginTaskQueue,
         startToCloseTimeout: '5 minutes',
-    // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
-    heartbeatTimeout: '20 seconds',
+        // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
+        heartbeatTimeout: '20 seconds',
         retry: { maximumAttempts: 2, initialInterval: '5 seconds' },
       });
       s.totals.statusCalls++;

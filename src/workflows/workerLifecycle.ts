@@ -170,11 +170,11 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   }));
 
   // ---- reports to PanDA: sequential, in order, retried until delivered -------------------------
-  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec }> = [];
+  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec; dueAt?: string }> = [];
   let reporterRunning = false;
 
-  function enqueueReport(kind: ReportKind): void {
-    reportQueue.push({ kind, worker: { ...s.worker } });
+  function enqueueReport(kind: ReportKind, dueAt?: string): void {
+    reportQueue.push({ kind, worker: { ...s.worker }, dueAt });
     s.pendingReports = reportQueue.length;
     if (!reporterRunning) void runReporter();
   }
@@ -187,6 +187,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
         const result = await panda.reportWorker({
           worker: next.worker,
           kind: next.kind,
+          dueAt: next.dueAt,
           policy: {
             truePilot: policy.truePilot,
             noHeartbeat: policy.noHeartbeat,
@@ -378,7 +379,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
 
     if (s.nextHeartbeatAt && Date.now() >= Date.parse(s.nextHeartbeatAt)) {
       s.lastHeartbeatAt = nowIso();
-      enqueueReport('heartbeat');
+      enqueueReport('heartbeat', s.nextHeartbeatAt);
       scheduleHeartbeat(Date.now());
     }
 

@@ -1,0 +1,255 @@
+/**
+ * The `harvester` CLI against a real central worker process (`harvester worker`) on the test dev
+ * server: the operator's page of the README, command by command, plus the Prometheus endpoint
+ * and the `temporal` CLI's list query on our search attributes.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { PROJECT_ROOT, TEMPORAL_CLI } from '../../temporal/devServer';
+import { testDatabaseUrl, testTemporalAddress } from '../helpers/env';
+import { eventually } from '../helpers/stack';
+import { uniqueName } from '../helpers/temporal';
+
+const H = 'pandaharvester.harvester';
+const QUEUE = 'CLI_DUMMY';
+const harvesterID = uniqueName('cli');
+const taskQueue = uniqueName('cli-tq');
+const metricsPort = 19464 + Math.floor(Math.random() * 500);
+let scratch: string;
+let workerProcess: ChildProcess;
+let workerLog = '';
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    HARVESTER_ID: harvesterID,
+    HARVESTER_TASK_QUEUE: taskQueue,
+    HARVESTER_DATABASE_URL: testDatabaseUrl(),
+    HARVESTER_QUEUE_CONFIG: join(scratch, 'queueconfig.json'),
+    HARVESTER_METRICS_PORT: String(metricsPort),
+    HARVESTER_LOG_LEVEL: 'warn',
+    HARVESTER_WORKFLOW_BUNDLE: process.env.HARVESTER_WORKFLOW_BUNDLE ?? '',
+  };
+}
+
+function harvester(...args: string[]) {
+  const r = spawnSync(join(PROJECT_ROOT, 'bin', 'harvester'), args, {
+    encoding: 'utf8',
+    timeout: 60000,
+    env: env(),
+  });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+function json<T>(...args: string[]): T {
+  const r = harvester(...args, '--json');
+  assert.equal(r.status, 0, `harvester ${args.join(' ')} failed: ${r.err}`);
+  return JSON.parse(r.out) as T;
+}
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'harvester-cli-'));
+  writeFileSync(
+    join(scratch, 'queueconfig.json'),
+    JSON.stringify({
+      [QUEUE]: {
+        mapType: 'NoJob',
+        maxWorkers: 3,
+        nQueueLimitWorker: 3,
+        submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter', runAfterSeconds: 1 },
+        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
+        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+        messenger: {
+          module: `${H}messenger.shared_file_messenger`,
+          name: 'SharedFileMessenger',
+          accessPoint: `${scratch}/w/\${workerID}`,
+        },
+        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
+        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+        temporal: {
+          submitterIntervalSeconds: 1,
+          monitorIntervalSeconds: 1,
+          sweeperIntervalSeconds: 1,
+          keepCancelled: 0,
+        },
+      },
+    }),
+  );
+  workerProcess = spawn(join(PROJECT_ROOT, 'bin', 'harvester'), ['worker'], {
+    env: env(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workerProcess.stdout?.on('data', (d) => {
+    workerLog += d;
+  });
+  workerProcess.stderr?.on('data', (d) => {
+    workerLog += d;
+  });
+});
+
+after(async () => {
+  if (workerProcess && workerProcess.exitCode === null) {
+    workerProcess.kill('SIGTERM');
+    await new Promise((r) => workerProcess.once('exit', r));
+  }
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test('harvester worker fills the queue; workers list/show find them; temporal workflow list filters by our search attributes', async () => {
+  const rows = await eventually(
+    'three running workers',
+    async () => {
+      const r = harvester('workers', 'list', '--queue', QUEUE, '--status', 'running', '--json');
+      if (r.status !== 0) return undefined;
+      const list = JSON.parse(r.out) as Array<{ workflowId: string; status: string }>;
+      return list.length === 3 ? list : undefined;
+    },
+    90000,
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}\nworker log:\n${workerLog.slice(-3000)}`);
+  });
+  assert.ok(rows.every((r) => r.status === 'running' && r.workflowId.startsWith(`worker-${QUEUE}-`)));
+
+  const id = Number(rows[0].workflowId.split('-').pop());
+  // A query needs the worker process to answer; under load the first one may time out.
+  const shown = await eventually('workers show', async () => {
+    const r = harvester('workers', 'show', QUEUE, String(id), '--json');
+    return r.status === 0
+      ? (JSON.parse(r.out) as { worker: { status: string; batchID?: string } })
+      : undefined;
+  });
+  assert.equal(shown.worker.status, 'running');
+  assert.ok(shown.worker.batchID);
+
+  const cli = spawnSync(
+    TEMPORAL_CLI,
+    [
+      'workflow',
+      'list',
+      '--address',
+      testTemporalAddress(),
+      '--query',
+      `HarvesterQueue='${QUEUE}' AND HarvesterWorkerStatus='running'`,
+      '-o',
+      'json',
+    ],
+    { encoding: 'utf8', timeout: 20000 },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  const listed = (JSON.parse(cli.stdout) as Array<{ execution: { workflowId: string } }>)
+    .map((w) => w.execution.workflowId)
+    .sort();
+  assert.deepEqual(listed, rows.map((r) => r.workflowId).sort());
+});
+
+test('queues pause / state / resume, and set-limits rejects a bad value naming the field', async () => {
+  const paused = json<{ mode: string; pauseReason: string }>(
+    'queues',
+    'pause',
+    QUEUE,
+    '--reason',
+    'downtime',
+  );
+  assert.equal(paused.mode, 'paused');
+  const listed = json<Array<{ queue: string; state: string }>>('queues', 'list');
+  assert.deepEqual(
+    listed.filter((q) => q.queue === QUEUE).map((q) => q.state),
+    ['paused'],
+  );
+  const state = json<{ mode: string; pauseReason: string }>('queues', 'state', QUEUE);
+  assert.equal(state.pauseReason, 'downtime');
+  const resumed = json<{ mode: string }>('queues', 'resume', QUEUE);
+  assert.equal(resumed.mode, 'running');
+
+  const bad = harvester('queues', 'set-limits', QUEUE, '--max-workers', '-3');
+  assert.equal(bad.status, 2);
+  assert.match(bad.err, /--max-workers "-3": expected a non-negative integer/);
+  const good = json<{ limitOverrides: { maxWorkers: number } }>(
+    'queues',
+    'set-limits',
+    QUEUE,
+    '--max-workers',
+    '3',
+  );
+  assert.equal(good.limitOverrides.maxWorkers, 3);
+});
+
+test('workers kill: --dry-run lists and kills nothing; a real kill by id cancels the worker', async () => {
+  const before = json<Array<{ workflowId: string }>>(
+    'workers',
+    'list',
+    '--queue',
+    QUEUE,
+    '--status',
+    'running',
+  );
+  assert.ok(before.length > 0);
+  const dry = harvester(
+    'workers',
+    'kill',
+    '--queue',
+    QUEUE,
+    '--status',
+    'running',
+    '--reason',
+    'cli test',
+    '--dry-run',
+  );
+  assert.equal(dry.status, 0, dry.err);
+  assert.match(dry.out, new RegExp(`would kill ${before.length} worker`));
+  const stillRunning = json<Array<{ workflowId: string }>>(
+    'workers',
+    'list',
+    '--queue',
+    QUEUE,
+    '--status',
+    'running',
+  );
+  assert.equal(stillRunning.length, before.length, 'a dry run kills nothing');
+
+  const id = before[0].workflowId.split('-').pop()!;
+  const kill = harvester('workers', 'kill', '--queue', QUEUE, '--id', id, '--reason', 'cli test');
+  assert.equal(kill.status, 0, kill.err);
+  await eventually(
+    'worker cancelled',
+    async () => {
+      const r = harvester('workers', 'show', QUEUE, id, '--json');
+      if (r.status !== 0) return undefined;
+      const s = JSON.parse(r.out) as { worker: { status: string }; kill?: { source: string } };
+      return s.worker.status === 'cancelled' && s.kill?.source === 'operator';
+    },
+    30000,
+  );
+
+  const refuse = harvester('workers', 'kill', '--reason', 'no filter');
+  assert.equal(refuse.status, 2);
+  assert.match(refuse.err, /give --id, or at least one filter/);
+});
+
+test('the metrics endpoint serves the SDK metrics and harvester metrics', async () => {
+  const body = await eventually(
+    'metrics',
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+      const text = r?.ok ? await r.text() : undefined;
+      return text?.includes('harvester_workers_started') ? text : undefined;
+    },
+    30000,
+  );
+  assert.match(body, /temporal_workflow_task_execution_latency|temporal_activity_execution_latency/);
+  assert.match(body, new RegExp(`harvester_workers_started\\{[^}]*queue="${QUEUE}"`));
+  assert.match(body, /harvester_submissions\{[^}]*outcome="submitted"/);
+  assert.match(body, /harvester_workers\{[^}]*status="running"/);
+});
+
+test('db status lists every migration as applied', () => {
+  const rows = json<Array<{ version: number; appliedAt: string | null }>>('db', 'status');
+  assert.ok(rows.length >= 4);
+  assert.ok(rows.every((r) => r.appliedAt));
+});
