@@ -123,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
         logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
       });
       writeFileSync(bundlePath, code);
+      if (integration.some((f) => /[/\\]ui\.test\.ts$/.test(f))) {
+        const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'browser-setup.sh')], { stdio: 'inherit' });
+        if (r.status !== 0) throw new Error('scripts/browser-setup.sh failed: the UI test cannot run');
+      }
       if (integration.some((f) => /slurm/i.test(f))) {
         const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'slurm-setup.sh')], { stdio: 'inherit' });
         if (r.status !== 0) throw new Error('scripts/slurm-setup.sh failed: Slurm tests cannot run');

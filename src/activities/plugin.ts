@@ -37,11 +37,12 @@ async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function createPluginActivities(deps: PluginActivityDeps) {
-  function plugin<K extends PluginKind>(kind: K, call: PluginCall): PluginKinds[K] {
+  function plugin<K extends PluginKind>(kind: K, call: PluginCall, submitAttempt?: number): PluginKinds[K] {
     try {
       return deps.registry.create(kind, call.params, {
         harvesterID: call.harvesterID,
         queueName: call.queueName,
+        submitAttempt,
       });
     } catch (err) {
       // A config naming an unknown plugin will not fix itself by retrying.
@@ -77,7 +78,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
   };
 
   async function submitOne(call: WorkerPluginCall): Promise<SubmitResult> {
-    const submitter = plugin('submitter', call);
+    const submitter = plugin('submitter', call, activityInfo().attempt);
     if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
       const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
       if (found?.batchID) {

@@ -40,6 +40,11 @@ export interface PluginContext {
   /** Clock for time-based plugin decisions; tests and demos inject one. Default: the wall clock. */
   now?: () => Date;
   /**
+   * Which attempt of the submit activity this is (1 = first). A first attempt cannot have made a
+   * batch job yet, so submitters may skip their look-up for existing jobs; later attempts must not.
+   */
+  submitAttempt?: number;
+  /**
    * Counts missed workers for SimpleThrottler's rulesForMissed. Plugins have no DB access of their
    * own here, so the caller (an activity with the pool) supplies this when the queue uses such rules.
    */

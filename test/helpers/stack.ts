@@ -57,7 +57,11 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
     { inline: opts.queueConfig(scratch, taskQueue), name: 'test-queueconfig.json' },
     { db, harvesterID, registry },
   );
-  const client = await testClient();
+  const client = await testClient().catch(async (err) => {
+    await sim.close();
+    await db.end();
+    throw err;
+  });
   const activities = createAllCentralActivities({
     db,
     client,
@@ -84,8 +88,10 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
     configs,
     scratch,
     async close() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun.catch(() => {});
+      // The worker's own connection keeps the test process alive until it is closed.
+      await worker.connection?.close().catch(() => {});
       await client.connection.close();
       await sim.close();
       await db.end();

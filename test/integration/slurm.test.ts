@@ -67,9 +67,15 @@ before(() => {
 
 after(() => {
   // Leave no job of this run behind, whatever failed.
-  spawnSync('scancel', [
-    `--name=${Array.from({ length: N_WORKERS }, (_, i) => `harvester-${harvesterID}-${i + 1}`).join(',')}`,
-  ]);
+  // scancel --name takes one name only: find this run's job ids by name, then cancel them by id.
+  const names = new Set(Array.from({ length: N_WORKERS }, (_, i) => `harvester-${harvesterID}-${i + 1}`));
+  const listed = spawnSync('squeue', ['-h', '-o', '%i %j'], { encoding: 'utf8' }).stdout ?? '';
+  const ids = listed
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([id, name]) => id && names.has(name))
+    .map(([id]) => id);
+  if (ids.length > 0) spawnSync('scancel', ids);
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

@@ -75,7 +75,8 @@ function withCrashingSubmitter(r: PluginRegistry): PluginRegistry {
         submitCalls++;
         const results = await submitter.submitWorkers(workers);
         for (const w of workers) {
-          if (crashAfterSubmit.delete(w.workerID)) throw new Error('simulated crash after the batch job was made');
+          if (crashAfterSubmit.delete(w.workerID))
+            throw new Error('simulated crash after the batch job was made');
         }
         return results;
       },
@@ -87,7 +88,10 @@ function withCrashingSubmitter(r: PluginRegistry): PluginRegistry {
 let stack: TestStack;
 
 before(async () => {
-  stack = await startTestStack({ queueConfig: (scratch) => queueConfig(scratch), registry: withCrashingSubmitter });
+  stack = await startTestStack({
+    queueConfig: (scratch) => queueConfig(scratch),
+    registry: withCrashingSubmitter,
+  });
 });
 
 after(async () => {
@@ -168,17 +172,28 @@ test('a running worker sends a heartbeat every interval, and its final report at
   await waitForStatus(handle, 'submitted');
   await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
   const runningSince = Date.now();
-  await eventually('three heartbeats', async () => {
-    const s = await handle.query(statusQuery);
-    return s.heartbeatsSent >= 3 ? s : undefined;
-  }, 30000);
+  await eventually(
+    'three heartbeats',
+    async () => {
+      const s = await handle.query(statusQuery);
+      return s.heartbeatsSent >= 3 ? s : undefined;
+    },
+    30000,
+  );
   const elapsed = (Date.now() - runningSince) / 1000;
   const s = await handle.query(statusQuery);
   // Ticks round each period up to a tenth of it, and jitter is ±10 %: 3 beats need about 6-8 s.
   assert.ok(elapsed >= 4, `three 2-second heartbeats took ${elapsed.toFixed(1)} s`);
-  assert.ok(s.heartbeatsSent <= Math.ceil(elapsed / 1.6) + 1, `${s.heartbeatsSent} heartbeats in ${elapsed.toFixed(1)} s`);
+  assert.ok(
+    s.heartbeatsSent <= Math.ceil(elapsed / 1.6) + 1,
+    `${s.heartbeatsSent} heartbeats in ${elapsed.toFixed(1)} s`,
+  );
   const endSignalAt = Date.now();
-  await handle.signal(statusChangedSignal, { status: 'failed', observedAt: new Date().toISOString(), diag: 'exit 1' });
+  await handle.signal(statusChangedSignal, {
+    status: 'failed',
+    observedAt: new Date().toISOString(),
+    diag: 'exit 1',
+  });
   await eventually('final report', async () => reportedStatuses(workerID).includes('failed'));
   const latency = Date.now() - endSignalAt;
   assert.ok(latency < 5000, `final report took ${latency} ms`);
@@ -219,7 +234,10 @@ test('`temporal workflow signal --name kill` ends the worker through the sweeper
   assert.equal(killed.kill?.reason, 'operator test kill');
   // The dummy sweeper marks the job cancelled in the batch system (its status file) ...
   const statusFile = join(stack.scratch, String(workerID), 'status.txt');
-  await eventually('batch job cancelled', async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled');
+  await eventually(
+    'batch job cancelled',
+    async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled',
+  );
   const row = await getWorker(stack.db, workerID);
   assert.ok(row?.killTime, 'kill time recorded in the DB');
   // ... and the monitor's report of it takes the normal final path.
@@ -236,14 +254,20 @@ test('`temporal workflow signal --name kill` ends the worker through the sweeper
     done.handle.executeUpdate(killUpdate, { args: [{ reason: 'too late' }] }),
     (err: unknown) => {
       assert.ok(err instanceof WorkflowUpdateFailedError);
-      assert.match(String((err as Error & { cause?: Error }).cause?.message), /already finished: nothing to kill/);
+      assert.match(
+        String((err as Error & { cause?: Error }).cause?.message),
+        /already finished: nothing to kill/,
+      );
       return true;
     },
   );
   const bad = await startLifecycle({ keepHours: { finished: 1, failed: 1, cancelled: 1, missed: 1 } });
   await waitForStatus(bad.handle, 'submitted');
   await assert.rejects(bad.handle.executeUpdate(killUpdate, { args: [{ reason: '' }] }), (err: unknown) => {
-    assert.match(String((err as Error & { cause?: Error }).cause?.message), /field "reason" must be a non-empty string/);
+    assert.match(
+      String((err as Error & { cause?: Error }).cause?.message),
+      /field "reason" must be a non-empty string/,
+    );
     return true;
   });
   // A rejected update leaves the worker alive and unkilled.
@@ -264,7 +288,8 @@ test('a submit retried after a crash finds the batch job it made: one job, not t
   const jobFiles = readdirSync(join(stack.scratch, String(workerID))).filter((f) => f === 'dummy_job.json');
   assert.equal(jobFiles.length, 1);
   const history = await handle.fetchHistory();
-  const failedAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes?.attempt === 2) ?? [];
+  const failedAttempts =
+    history.events?.filter((e) => e.activityTaskStartedEventAttributes?.attempt === 2) ?? [];
   assert.equal(failedAttempts.length, 1, 'the submit activity ran a second attempt');
   await handle.terminate('test over');
 });
@@ -313,10 +338,14 @@ test('stuck rules fire: a worker queued longer than workerQueueTimeLimit is kill
   const base = policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue);
   const { handle } = await startLifecycle({ stuck: { ...base.stuck, workerQueueTimeLimitSeconds: 2 } });
   await waitForStatus(handle, 'submitted');
-  const s = await eventually('stuck kill', async () => {
-    const st = await handle.query(statusQuery);
-    return st.kill?.attempts ? st : undefined;
-  }, 20000);
+  const s = await eventually(
+    'stuck kill',
+    async () => {
+      const st = await handle.query(statusQuery);
+      return st.kill?.attempts ? st : undefined;
+    },
+    20000,
+  );
   assert.equal(s.kill?.source, 'stuck_queued');
   assert.match(s.kill?.reason ?? '', /workerQueueTimeLimit/);
   await handle.terminate('test over');
@@ -328,19 +357,31 @@ test('status unknown for longer than checkTimeout kills the worker (stuck_unknow
   const unknown = await startLifecycle({ stuck: { ...base.stuck, checkTimeoutSeconds: 2 } });
   await waitForStatus(unknown.handle, 'submitted');
   await unknown.handle.signal(statusChangedSignal, { status: null, observedAt: new Date().toISOString() });
-  const u = await eventually('unknown kill', async () => {
-    const st = await unknown.handle.query(statusQuery);
-    return st.kill ? st : undefined;
-  }, 20000);
+  const u = await eventually(
+    'unknown kill',
+    async () => {
+      const st = await unknown.handle.query(statusQuery);
+      return st.kill ? st : undefined;
+    },
+    20000,
+  );
   assert.equal(u.kill?.source, 'stuck_unknown');
 
   const held = await startLifecycle({ stuck: { ...base.stuck, heldTimeoutSeconds: 2 } });
   await waitForStatus(held.handle, 'submitted');
-  await held.handle.signal(statusChangedSignal, { status: 'submitted', nativeStatus: 'held', observedAt: new Date().toISOString() });
-  const h = await eventually('held kill', async () => {
-    const st = await held.handle.query(statusQuery);
-    return st.kill ? st : undefined;
-  }, 20000);
+  await held.handle.signal(statusChangedSignal, {
+    status: 'submitted',
+    nativeStatus: 'held',
+    observedAt: new Date().toISOString(),
+  });
+  const h = await eventually(
+    'held kill',
+    async () => {
+      const st = await held.handle.query(statusQuery);
+      return st.kill ? st : undefined;
+    },
+    20000,
+  );
   assert.equal(h.kill?.source, 'stuck_held');
   for (const x of [unknown.handle, held.handle]) await x.terminate('test over');
 });

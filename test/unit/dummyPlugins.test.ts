@@ -230,6 +230,35 @@ test('monitor test switches: a failed bulk query, and workers whose status canno
   );
 });
 
+test('failCheckFile: the bulk query fails while the file exists and answers again once it is gone', async () => {
+  const switchFile = path.join(root, 'batch-system-down');
+  const { submitter, monitor } = setup({ monitor: { failCheckFile: switchFile } });
+  const w = worker();
+  await submitter.submitWorkers([w]);
+  assert.deepEqual(
+    (await monitor.checkWorkers([w])).results.map((r) => r.status),
+    ['submitted'],
+    'no file: the query answers',
+  );
+  await fs.writeFile(switchFile, '');
+  const down = await monitor.checkWorkers([w]);
+  assert.equal(down.ok, false);
+  assert.deepEqual(down.results, [], 'a failed query reports no statuses at all, not zero workers');
+  assert.match(down.diag, /failCheckFile .*batch-system-down exists/);
+  await fs.rm(switchFile);
+  const up = await monitor.checkWorkers([w]);
+  assert.equal(up.ok, true);
+  assert.deepEqual(
+    up.results.map((r) => r.status),
+    ['submitted'],
+  );
+});
+
+test('failCheckFile must be a string path', () => {
+  const ctx: PluginContext = { harvesterID: 'h1', queueName: 'TEST_PQ' };
+  assert.throws(() => new DummyMonitor(params({ failCheckFile: 42 }), ctx), /failCheckFile/);
+});
+
 test('access point templates with sharding placeholders are resolved', async () => {
   const { submitter } = setup();
   const w = makeWorker({

@@ -160,9 +160,10 @@ export class SlurmSubmitter implements Submitter {
 
   async submitWorkers(workers: WorkSpec[]): Promise<SubmitResult[]> {
     if (workers.length === 0) return [];
-    let existing: Map<number, SubmitResult>;
+    let existing = new Map<number, SubmitResult>();
     try {
-      existing = await this.findSubmittedWorkers(workers);
+      // One squeue per submit would halve the submit rate; only a retry can find a job it made.
+      if ((this.ctx.submitAttempt ?? 2) > 1) existing = await this.findSubmittedWorkers(workers);
     } catch (err) {
       // Without the lookup a retry could make a second job: report a temporary failure instead.
       const diag = `${PLUGIN}: cannot check for existing jobs before submitting: ${errorText(err)}`;

@@ -1,0 +1,48 @@
+/** A client and a native connection to the bench dev server, closed together. */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { benchEnvironment } from './env';
+import { quietRuntime } from './stack';
+
+export interface DevServerLink {
+  client: Client;
+  connection: NativeConnection;
+  namespace: string;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function connectBenchDevServer(): Promise<DevServerLink> {
+  const env = benchEnvironment();
+  quietRuntime();
+  const clientConnection = await Connection.connect({ address: env.temporalAddress });
+  const connection = await NativeConnection.connect({ address: env.temporalAddress });
+  return {
+    client: new Client({ connection: clientConnection, namespace: env.namespace }),
+    connection,
+    namespace: env.namespace,
+    databaseUrl: env.databaseUrl,
+    async close() {
+      await clientConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Runs fn over items with at most `limit` in flight: the client is not flooded, the box is not idle. */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,185 @@
+/**
+ * Propagation to PanDA through the real client and the PanDA simulator over HTTP: a job bound to a
+ * worker gets heartbeats and its final report; PanDA down for a while loses nothing and reorders
+ * nothing; a `tobekilled` command in a heartbeat reply kills the worker in the batch system.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkSpec } from '../../src/core/specs';
+import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
+import { bindJobsToWorker, getJob, upsertJobs } from '../../src/db/jobs';
+import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
+import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
+import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
+import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+
+const QUEUE = 'PUSH_DUMMY';
+const H = 'pandaharvester.harvester';
+let stack: TestStack;
+
+before(async () => {
+  stack = await startTestStack({
+    queueConfig: (scratch) => ({
+      [QUEUE]: {
+        mapType: 'OneToOne',
+        maxWorkers: 10,
+        submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter' },
+        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
+        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+        messenger: {
+          module: `${H}messenger.shared_file_messenger`,
+          name: 'SharedFileMessenger',
+          accessPoint: `${scratch}/\${workerID}`,
+        },
+        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
+        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+        temporal: {
+          heartbeatIntervalSeconds: 2,
+          sweeperIntervalSeconds: 2,
+          keepFinished: 0,
+          keepFailed: 0,
+          keepCancelled: 0,
+        },
+      },
+    }),
+  });
+  stack.sim.control.addQueue(QUEUE);
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+/** A worker with one PanDA job bound to it, the job dispatched by the simulator (status sent). */
+async function workerWithJob(policyOverrides: Partial<WorkerPolicy> = {}) {
+  stack.sim.control.addJob({ computingSite: QUEUE, prodSourceLabel: 'managed' });
+  const [job] = await stack.panda.acquireJobs({ site_name: QUEUE, n_jobs: 1, prod_source_label: 'managed' });
+  assert.ok(job, 'the simulator dispatched a job');
+  const q = stack.configs.queue(QUEUE);
+  await stack.configs.register(q);
+  const policy = { ...policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue), ...policyOverrides };
+  const [workerID] = await allocateWorkerIds(stack.db, 1);
+  const worker: WorkSpec = {
+    workerID,
+    computingSite: QUEUE,
+    harvesterID: stack.harvesterID,
+    configID: q.configID,
+    mapType: 'OneToOne',
+    status: 'pending',
+    resourceType: 'SCORE',
+    jobType: 'managed',
+    nCore: 1,
+    creationTime: new Date().toISOString(),
+    accessPoint: join(stack.scratch, String(workerID)),
+  };
+  await insertPendingWorkers(stack.db, [worker]);
+  await upsertJobs(stack.db, [
+    {
+      PandaID: job.PandaID,
+      status: 'starting',
+      subStatus: 'submitted',
+      computingSite: QUEUE,
+      attemptNr: job.attemptNr,
+      jobParams: job as unknown as Record<string, unknown>,
+      jobAttributes: {},
+    },
+  ]);
+  await bindJobsToWorker(stack.db, workerID, [job.PandaID]);
+  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
+    taskQueue: stack.taskQueue,
+    workflowId: workerWorkflowId(QUEUE, workerID),
+    args: [{ worker, policy }],
+  });
+  return { handle, workerID, pandaID: job.PandaID };
+}
+
+function jobStatuses(pandaID: number): string[] {
+  return stack.sim.state.jobUpdates
+    .filter((u) => Number(u.PandaID) === pandaID)
+    .map((u) => String(u.request.jobStatus ?? u.request.job_status ?? u.request.state));
+}
+
+async function waitFor(handle: WorkflowHandle<typeof workerLifecycleWorkflow>, status: string) {
+  return eventually(`worker ${status}`, async () =>
+    (await handle.query(statusQuery)).worker.status === status ? true : undefined,
+  );
+}
+
+test('a running job gets a heartbeat every interval and its final report at once', async () => {
+  const { handle, pandaID } = await workerWithJob();
+  await waitFor(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await eventually(
+    'three running heartbeats for the job',
+    async () => jobStatuses(pandaID).filter((s) => s === 'running').length >= 3,
+    30000,
+  );
+  const t0 = Date.now();
+  await handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
+  await eventually(
+    'final job report',
+    async () => jobStatuses(pandaID).some((s) => s !== 'running' && s !== 'starting'),
+    15000,
+  );
+  const latency = Date.now() - t0;
+  assert.ok(latency < 5000, `final report ${latency} ms after the worker ended`);
+  await handle.result();
+  const row = await getJob(stack.db, pandaID);
+  assert.ok(row, 'job row kept');
+  const seq = jobStatuses(pandaID);
+  const firstNonRunning = seq.findIndex((s) => s !== 'running' && s !== 'starting');
+  assert.ok(
+    seq.slice(0, firstNonRunning).every((s) => s === 'running' || s === 'starting'),
+    `order: ${seq.join(',')}`,
+  );
+});
+
+test('PanDA down for a while: reports are retried and all arrive after recovery, in order, once each', async () => {
+  const { handle, workerID } = await workerWithJob({ heartbeatIntervalSeconds: 3600 });
+  await waitFor(handle, 'submitted');
+  const reportsOf = () => stack.sim.state.workerUpdates.filter((u) => Number(u.request.workerID) === workerID);
+  await eventually('submission reported', async () => reportsOf().length === 1);
+  const before = reportsOf().length;
+  // The next two update_workers calls fail with HTTP 500 (PanDA down), then PanDA recovers.
+  stack.sim.control.injectFault('harvester/update_workers', { kind: 'http500' }, 2);
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
+  const pending = await eventually('reports queued while PanDA is down', async () => {
+    const s = await handle.query(statusQuery);
+    return s.worker.status === 'finished' && s.pendingReports > 0 ? s : undefined;
+  });
+  assert.ok(pending.pendingReports >= 1);
+  await handle.result();
+  const received = stack.sim.state.workerUpdates
+    .filter((u) => Number(u.request.workerID) === workerID)
+    .slice(before)
+    .map((u) => String(u.request.status));
+  assert.deepEqual(received, ['running', 'finished'], 'each state arrived once, in order');
+});
+
+test('a tobekilled command in a heartbeat reply kills the worker in the batch system', async () => {
+  const { handle, workerID, pandaID } = await workerWithJob();
+  await waitFor(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await eventually('first running heartbeat', async () => jobStatuses(pandaID).includes('running'));
+  stack.sim.control.setJobCommand(pandaID, 'tobekilled');
+  const s = await eventually(
+    'kill from PanDA',
+    async () => {
+      const st = await handle.query(statusQuery);
+      return st.kill?.attempts ? st : undefined;
+    },
+    20000,
+  );
+  assert.equal(s.kill?.source, 'panda_tobekilled');
+  const statusFile = join(stack.scratch, String(workerID), 'status.txt');
+  await eventually(
+    'batch job cancelled',
+    async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled',
+  );
+  await handle.terminate('test over');
+});

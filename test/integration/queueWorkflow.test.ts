@@ -1,0 +1,689 @@
+/**
+ * The queue workflow (and the instance workflow driving it) on the real dev server, with the real
+ * PostgreSQL, the dummy batch plugin and the PanDA simulator over HTTP. Each test has its own
+ * queue names, so what one test fills, pauses or kills is invisible to the others. Intervals are
+ * 1 s, so a "cycle" below is about a second.
+ *
+ * What a user would notice: a queue fills up to its limits and no further; each cycle starts at
+ * most maxNewWorkersPerCycle; pause and drain stop submissions while live workers go on; a batch
+ * system that does not answer stops submissions and then pauses the queue visibly; two instances
+ * split a queue by the limits PanDA set; PanDA's kill commands kill exactly what they name and are
+ * acknowledged only once they took effect.
+ */
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { HarvesterQueueState } from '../../src/core/searchAttributes';
+import { getCommand } from '../../src/db/commands';
+import { setQueueLimits, upsertQueue } from '../../src/db/queues';
+import { listLiveWorkers } from '../../src/db/workers';
+import { instanceWorkflowId } from '../../src/workflows/instanceMessages';
+import {
+  drainUpdate,
+  pauseUpdate,
+  type QueueWorkflowInput,
+  type QueueWorkflowState,
+  queueStateQuery,
+  queueWorkflowId,
+  resumeUpdate,
+  setLimitsUpdate,
+} from '../../src/workflows/queueMessages';
+import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+
+const DUMMY = 'pandaharvester.harvester';
+
+interface QueueSpec {
+  maxWorkers?: number;
+  nQueueLimitWorker?: number;
+  maxNewWorkersPerCycle?: number;
+  /** DummySubmitter params: runAfterSeconds, finishAfterSeconds... (none: workers stay submitted). */
+  submitter?: Record<string, unknown>;
+  /** DummyMonitor params: failCheckFile... */
+  monitor?: Record<string, unknown>;
+}
+
+/** A pull (NoJob) queue on the dummy batch plugin with 1-second cycles and nothing kept after the end. */
+function dummyQueue(scratch: string, name: string, spec: QueueSpec): Record<string, unknown> {
+  const { submitter, monitor, ...limits } = spec;
+  return {
+    queueStatus: 'online',
+    mapType: 'NoJob',
+    ...limits,
+    submitter: { module: `${DUMMY}submitter.dummy_submitter`, name: 'DummySubmitter', ...submitter },
+    monitor: { module: `${DUMMY}monitor.dummy_monitor`, name: 'DummyMonitor', ...monitor },
+    sweeper: { module: `${DUMMY}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+    workerMaker: { module: `${DUMMY}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+    messenger: {
+      module: `${DUMMY}messenger.shared_file_messenger`,
+      name: 'SharedFileMessenger',
+      accessPoint: `${scratch}/${name}/\${workerID}`,
+    },
+    preparator: { module: `${DUMMY}preparator.dummy_preparator`, name: 'DummyPreparator' },
+    stager: { module: `${DUMMY}stager.dummy_stager`, name: 'DummyStager' },
+    temporal: {
+      submitterIntervalSeconds: 1,
+      monitorIntervalSeconds: 1,
+      sweeperIntervalSeconds: 1,
+      maxConsecutiveMonitorFailures: 3,
+      keepFinished: 0,
+      keepFailed: 0,
+      keepCancelled: 0,
+      keepMissed: 0,
+    },
+  };
+}
+
+/**
+ * Queue names unique to this run: worker workflow ids are worker-<queue>-<workerID>, the worker id
+ * sequence starts again in every fresh test database, and the dev server may outlive a run.
+ */
+const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
+const Q = {
+  FILL: `Q_FILL_${RUN}`,
+  MAX: `Q_MAX_${RUN}`,
+  CYCLE: `Q_CYCLE_${RUN}`,
+  PAUSE: `Q_PAUSE_${RUN}`,
+  FAIL: `Q_FAIL_${RUN}`,
+  SHARED: `Q_SHARED_${RUN}`,
+  K_SUB: `K_SUB_${RUN}`,
+  K_RUN: `K_RUN_${RUN}`,
+  K_OTHER: `K_OTHER_${RUN}`,
+};
+
+/** Where the failing-status-query test's switch lives (DummyMonitor failCheckFile). */
+const failSwitch = (scratch: string) => join(scratch, `${Q.FAIL}.batch-system-down`);
+
+const MAIN_QUEUES: Record<string, (scratch: string) => QueueSpec> = {
+  // 1. limits
+  [Q.FILL]: () => ({ nQueueLimitWorker: 4, maxWorkers: 20 }),
+  [Q.MAX]: () => ({ nQueueLimitWorker: 2, maxWorkers: 5, submitter: { runAfterSeconds: 0 } }),
+  // 2. per-cycle cap
+  [Q.CYCLE]: () => ({ nQueueLimitWorker: 7, maxWorkers: 20, maxNewWorkersPerCycle: 2 }),
+  // 3. operator controls: workers run after 1 s and finish after 3 s, so the queue keeps submitting
+  [Q.PAUSE]: () => ({
+    nQueueLimitWorker: 2,
+    maxWorkers: 3,
+    submitter: { runAfterSeconds: 1, finishAfterSeconds: 3 },
+  }),
+  // 4. failing status query
+  [Q.FAIL]: (scratch) => ({
+    nQueueLimitWorker: 2,
+    maxWorkers: 20,
+    monitor: { failCheckFile: failSwitch(scratch) },
+  }),
+};
+
+let stack: TestStack;
+
+before(async () => {
+  stack = await startTestStack({
+    queueConfig: (scratch) =>
+      Object.fromEntries(
+        Object.entries(MAIN_QUEUES).map(([name, spec]) => [name, dummyQueue(scratch, name, spec(scratch))]),
+      ),
+  });
+  // A pull queue submits no more pilots than PanDA has activated jobs: give every queue plenty.
+  for (const name of Object.keys(MAIN_QUEUES)) stack.sim.control.addJobs(100, { computingSite: name });
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+// ------------------------------------------------------------------------------------------------
+// helpers
+
+type QueueHandle = WorkflowHandle;
+
+async function startQueue(s: TestStack, queueName: string): Promise<QueueHandle> {
+  const t = s.configs.queue(queueName).temporal;
+  const input: QueueWorkflowInput = {
+    harvesterID: s.harvesterID,
+    queueName,
+    settings: {
+      submitterIntervalSeconds: t.submitterIntervalSeconds,
+      monitorIntervalSeconds: t.monitorIntervalSeconds,
+      maxConsecutiveMonitorFailures: t.maxConsecutiveMonitorFailures,
+      autoResumeAfterMonitorRecovery: true,
+    },
+  };
+  return s.client.workflow.start('queueWorkflow', {
+    taskQueue: s.taskQueue,
+    workflowId: queueWorkflowId(s.harvesterID, queueName),
+    args: [input],
+  });
+}
+
+async function terminateQuietly(client: Client, workflowId: string): Promise<void> {
+  await client.workflow
+    .getHandle(workflowId)
+    .terminate('test finished')
+    .catch(() => {});
+}
+
+const stateOf = (h: QueueHandle) => h.query(queueStateQuery);
+
+function waitState(
+  label: string,
+  h: QueueHandle,
+  pred: (s: QueueWorkflowState) => boolean,
+  timeoutMs = 20000,
+): Promise<QueueWorkflowState> {
+  let last: QueueWorkflowState | undefined;
+  return eventually(
+    label,
+    async () => {
+      last = await stateOf(h);
+      return pred(last) ? last : undefined;
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    // Say where the queue stood: mode, counts, and the adjuster's last explanation.
+    const where = last
+      ? ` (mode ${last.mode}, countsKnown ${last.countsKnown}, totals ${JSON.stringify(last.totals)}, last cycle: ${JSON.stringify(last.lastSubmitCycle)}, monitor error: ${last.lastMonitorError ?? 'none'})`
+      : '';
+    throw new Error(`${err.message}${where}`);
+  });
+}
+
+/** Waits for n more submitter cycles than `from` had run. */
+function waitSubmitCycles(h: QueueHandle, from: QueueWorkflowState, n: number): Promise<QueueWorkflowState> {
+  const target = from.totals.submitCycles + n;
+  return waitState(`${n} more submitter cycles`, h, (s) => s.totals.submitCycles >= target);
+}
+
+async function live(s: TestStack, queueName: string, harvesterID = s.harvesterID) {
+  return listLiveWorkers(s.db, queueName, harvesterID);
+}
+
+async function liveByStatus(s: TestStack, queueName: string): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const w of await live(s, queueName)) {
+    out[w.status] ??= [];
+    out[w.status].push(w.workerID);
+  }
+  return out;
+}
+
+/** Every worker row ever created for the queue (live or not). */
+async function createdRows(s: TestStack, queueName: string, harvesterID = s.harvesterID) {
+  const { rows } = await s.db.query<{ worker_id: string; creation_time: Date; status: string }>(
+    `SELECT worker_id, creation_time, status FROM workers
+     WHERE computing_site = $1 AND harvester_id = $2 ORDER BY worker_id`,
+    [queueName, harvesterID],
+  );
+  return rows.map((r) => ({
+    workerID: Number(r.worker_id),
+    creationTime: r.creation_time,
+    status: r.status,
+  }));
+}
+
+async function queueStateAttribute(h: QueueHandle): Promise<string | undefined> {
+  return (await h.describe()).typedSearchAttributes.get(HarvesterQueueState);
+}
+
+async function listQueueWorkflows(client: Client, query: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
+  return ids;
+}
+
+/** The validator's message of a refused update. */
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowUpdateFailedError, `expected an update failure, got ${String(err)}`);
+    return (err.cause as Error | undefined)?.message ?? err.message;
+  }
+  assert.fail('the update was accepted');
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1. limits
+
+test('a queue fills to its limits and no further: nQueueLimitWorker for queued workers, maxWorkers for all', async () => {
+  const fill = await startQueue(stack, Q.FILL);
+  const max = await startQueue(stack, Q.MAX);
+  try {
+    // Q_FILL: its workers stay queued, so the queue limit (4) binds.
+    const full = await waitState('Q_FILL started 4', fill, (s) => s.totals.workersStarted >= 4);
+    await eventually(
+      'Q_FILL workers submitted',
+      async () => (await liveByStatus(stack, Q.FILL)).submitted?.length === 4,
+    );
+    // Q_MAX: its workers run at once, so they leave the queued count; maxWorkers (5) binds.
+    await eventually('Q_MAX 5 running', async () => (await liveByStatus(stack, Q.MAX)).running?.length === 5);
+
+    const fillLater = await waitSubmitCycles(fill, full, 3);
+    const maxLater = await waitSubmitCycles(max, await stateOf(max), 3);
+    assert.equal(fillLater.totals.workersStarted, 4, 'three more cycles started nothing on a full queue');
+    assert.equal(fillLater.lastSubmitCycle?.submitted, 0);
+    assert.match(fillLater.lastSubmitCycle?.explanation ?? '', /nQueue 4 >= nQueueLimitWorker 4/);
+    assert.equal((await createdRows(stack, Q.FILL)).length, 4, 'exactly 4 workers were ever created');
+    assert.equal(maxLater.totals.workersStarted, 5);
+    assert.match(maxLater.lastSubmitCycle?.explanation ?? '', /5 >= maxWorkers 5/);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(await liveByStatus(stack, Q.MAX)).map(([k, v]) => [k, v.length])),
+      { running: 5 },
+      'five workers, all running, none queued on top',
+    );
+
+    // Workers that stay as they are give the monitor nothing to say: no signal per poll.
+    const quiet = await stateOf(fill);
+    const quietLater = await waitState(
+      '3 more monitor cycles',
+      fill,
+      (s) => s.totals.monitorCycles >= quiet.totals.monitorCycles + 3,
+    );
+    assert.equal(
+      quietLater.totals.signalsSent,
+      quiet.totals.signalsSent,
+      'unchanged workers were signalled again: worker histories would grow with polls',
+    );
+
+    // An operator raises the queue limit: the queue fills to the new limit at once, and no further.
+    const raised = await fill.executeUpdate(setLimitsUpdate, { args: [{ nQueueLimitWorker: 6 }] });
+    assert.deepEqual(raised.limitOverrides, { nQueueLimitWorker: 6 });
+    const refilled = await waitState('Q_FILL started 6', fill, (s) => s.totals.workersStarted >= 6, 10000);
+    const refilledLater = await waitSubmitCycles(fill, refilled, 3);
+    assert.equal(refilledLater.totals.workersStarted, 6);
+    assert.equal((await live(stack, Q.FILL)).length, 6);
+  } finally {
+    await terminateQuietly(stack.client, fill.workflowId);
+    await terminateQuietly(stack.client, max.workflowId);
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 2. maxNewWorkersPerCycle
+
+test('maxNewWorkersPerCycle caps every cycle: 7 workers arrive as 2 + 2 + 2 + 1', async () => {
+  const h = await startQueue(stack, Q.CYCLE);
+  try {
+    const done = await waitState('7 workers started', h, (s) => s.totals.workersStarted >= 7);
+    await waitSubmitCycles(h, done, 2);
+    const rows = await createdRows(stack, Q.CYCLE);
+    assert.equal(rows.length, 7, 'no more than the queue limit');
+    // One submitter cycle creates its workers with one creation time.
+    const perCycle = new Map<number, number>();
+    for (const r of rows)
+      perCycle.set(r.creationTime.getTime(), (perCycle.get(r.creationTime.getTime()) ?? 0) + 1);
+    const sizes = [...perCycle.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+    assert.deepEqual(sizes, [2, 2, 2, 1], 'workers started per cycle');
+    const s = await stateOf(h);
+    assert.ok(s.totals.submitCycles >= 4, `${s.totals.submitCycles} cycles`);
+    assert.match(s.lastSubmitCycle?.explanation ?? '', /nQueueLimitWorker 7/);
+  } finally {
+    await terminateQuietly(stack.client, h.workflowId);
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 3. pause / drain / resume / setLimits validation
+
+test('pause and drain stop submissions while live workers go on; resume submits again; bad input is refused', async () => {
+  const h = await startQueue(stack, Q.PAUSE);
+  try {
+    // Bad input never reaches the workflow: the validator names what is wrong.
+    assert.match(
+      await refusal(h.executeUpdate(setLimitsUpdate, { args: [{ maxWorkers: -1 }] })),
+      /field "maxWorkers" must be an integer/,
+    );
+    assert.match(
+      await refusal(h.executeUpdate(setLimitsUpdate, { args: [{ maxWorker: 3 } as never] })),
+      /unknown field "maxWorker"/,
+    );
+    assert.match(
+      await refusal(h.executeUpdate(pauseUpdate, { args: [{ reason: '  ' }] })),
+      /non-empty reason/,
+    );
+    const afterRefusals = await stateOf(h);
+    assert.equal(afterRefusals.mode, 'running');
+    assert.deepEqual(afterRefusals.limitOverrides, {});
+
+    // Workers cycle through (run after 1 s, finish after 3 s), so a running queue keeps submitting.
+    await waitState('queue busy', h, (s) => s.totals.workersStarted >= 3);
+
+    // --- pause
+    const paused = await h.executeUpdate(pauseUpdate, { args: [{ reason: 'site downtime' }] });
+    assert.equal(paused.mode, 'paused');
+    assert.equal(paused.pausedBy, 'operator');
+    const startedAtPause = paused.totals.workersStarted;
+    const liveAtPause = (await live(stack, Q.PAUSE)).map((w) => w.workerID);
+    assert.ok(liveAtPause.length > 0, 'some workers were live when the queue paused');
+    assert.equal(
+      await eventually('search attribute paused', async () => (await queueStateAttribute(h)) === 'paused'),
+      true,
+    );
+    // The live workers go on to the end of their life while nothing new is started.
+    await eventually(
+      'live workers of the paused queue finished',
+      async () => (await live(stack, Q.PAUSE)).length === 0,
+    );
+    const whilePaused = await waitSubmitCycles(h, await stateOf(h), 2);
+    assert.equal(whilePaused.totals.workersStarted, startedAtPause, 'no worker started while paused');
+    assert.equal((await createdRows(stack, Q.PAUSE)).length, startedAtPause);
+    assert.match(
+      whilePaused.lastSubmitCycle?.explanation ?? '',
+      /no submission: queue paused \(site downtime\)/,
+    );
+    const ended = (await createdRows(stack, Q.PAUSE)).filter((r) => liveAtPause.includes(r.workerID));
+    assert.deepEqual(
+      [...new Set(ended.map((r) => r.status))],
+      ['finished'],
+      'the workers live at the pause ran to their end',
+    );
+
+    // --- resume
+    const resumed = await h.executeUpdate(resumeUpdate, { args: [] });
+    assert.equal(resumed.mode, 'running');
+    assert.equal(resumed.pauseReason, undefined);
+    await waitState(
+      'submitting again after resume',
+      h,
+      (s) => s.totals.workersStarted > startedAtPause,
+      10000,
+    );
+    assert.equal(
+      await eventually('search attribute running', async () => (await queueStateAttribute(h)) === 'running'),
+      true,
+    );
+
+    // --- drain: the same for submissions, the workers empty out
+    await eventually('workers live again', async () => (await live(stack, Q.PAUSE)).length > 0);
+    const draining = await h.executeUpdate(drainUpdate, { args: [{ reason: 'decommission' }] });
+    assert.equal(draining.mode, 'draining');
+    const startedAtDrain = draining.totals.workersStarted;
+    assert.equal(
+      await eventually(
+        'search attribute draining',
+        async () => (await queueStateAttribute(h)) === 'draining',
+      ),
+      true,
+    );
+    await eventually('drained queue is empty', async () => (await live(stack, Q.PAUSE)).length === 0);
+    const whileDraining = await waitSubmitCycles(h, await stateOf(h), 2);
+    assert.equal(whileDraining.totals.workersStarted, startedAtDrain, 'no worker started while draining');
+    assert.equal((await createdRows(stack, Q.PAUSE)).length, startedAtDrain);
+    assert.match(whileDraining.lastSubmitCycle?.explanation ?? '', /queue draining/);
+
+    await h.executeUpdate(resumeUpdate, { args: [] });
+    await waitState(
+      'submitting again after drain',
+      h,
+      (s) => s.totals.workersStarted > startedAtDrain,
+      10000,
+    );
+  } finally {
+    await terminateQuietly(stack.client, h.workflowId);
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 4. fail closed
+
+test('a failing status query means no submissions, then a visible self-pause, and recovery when it answers again', async () => {
+  const switchFile = failSwitch(stack.scratch);
+  const h = await startQueue(stack, Q.FAIL);
+  const pausedQuery = `HarvesterQueueState = 'paused-by-failures' AND HarvesterInstance = '${stack.harvesterID}'`;
+  try {
+    const filled = await waitState('2 workers', h, (s) => s.totals.workersStarted === 2 && s.countsKnown);
+    await eventually(
+      'workers submitted',
+      async () => (await liveByStatus(stack, Q.FAIL)).submitted?.length === 2,
+    );
+
+    // The batch system stops answering.
+    writeFileSync(switchFile, '');
+    const unknown = await waitState('counts unknown', h, (s) => !s.countsKnown, 10000);
+    assert.match(unknown.lastMonitorError ?? '', /failCheckFile .* exists/);
+    // Room for 3 more workers now: a queue that took "no answer" for "no workers" would submit.
+    await h.executeUpdate(setLimitsUpdate, { args: [{ nQueueLimitWorker: 5 }] });
+    const paused = await waitState(
+      'self-pause',
+      h,
+      (s) => s.mode === 'paused' && s.pausedBy === 'monitor',
+      15000,
+    );
+    assert.equal(
+      paused.totals.workersStarted,
+      filled.totals.workersStarted,
+      'nothing submitted on unknown counts',
+    );
+    assert.equal((await createdRows(stack, Q.FAIL)).length, 2);
+    assert.ok(paused.consecutiveMonitorFailures >= 3, `${paused.consecutiveMonitorFailures} failures`);
+    assert.match(
+      paused.pauseReason ?? '',
+      /paused after 3 failed status queries in a row; last error: .*failCheckFile/,
+    );
+    assert.equal(await queueStateAttribute(h), 'paused-by-failures');
+    await eventually('listed as paused-by-failures', async () =>
+      (await listQueueWorkflows(stack.client, pausedQuery)).includes(h.workflowId),
+    );
+    const { rows } = await stack.db.query<{ monitor_failures: number }>(
+      'SELECT monitor_failures FROM queues WHERE harvester_id = $1 AND queue_name = $2',
+      [stack.harvesterID, Q.FAIL],
+    );
+    assert.ok(rows[0].monitor_failures >= 3, 'the DB shows the failures for the CLI');
+    // The live workers are not touched: they are still there, still submitted.
+    assert.equal((await liveByStatus(stack, Q.FAIL)).submitted?.length, 2);
+
+    // The batch system answers again: counts are known, the queue resumes and fills to the new limit.
+    rmSync(switchFile);
+    const recovered = await waitState('auto-resume', h, (s) => s.mode === 'running' && s.countsKnown, 10000);
+    assert.equal(recovered.pausedBy, undefined);
+    assert.equal(recovered.consecutiveMonitorFailures, 0);
+    await waitState('filled to the raised limit', h, (s) => s.totals.workersStarted === 5, 10000);
+    assert.equal(await queueStateAttribute(h), 'running');
+    await eventually(
+      'no longer listed as paused-by-failures',
+      async () => !(await listQueueWorkflows(stack.client, pausedQuery)).includes(h.workflowId),
+    );
+    const later = await waitSubmitCycles(h, await stateOf(h), 2);
+    assert.equal(later.totals.workersStarted, 5);
+  } finally {
+    rmSync(switchFile, { force: true });
+    await terminateQuietly(stack.client, h.workflowId);
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 5. two instances
+
+async function startInstance(s: TestStack): Promise<WorkflowHandle> {
+  return s.client.workflow.start('instanceWorkflow', {
+    taskQueue: s.taskQueue,
+    workflowId: instanceWorkflowId(s.harvesterID),
+    args: [
+      {
+        harvesterID: s.harvesterID,
+        queueSyncIntervalSeconds: 60,
+        commandIntervalSeconds: 1,
+        pandaHeartbeatIntervalSeconds: 600,
+      },
+    ],
+  });
+}
+
+async function stopInstance(s: TestStack, queues: string[]): Promise<void> {
+  await terminateQuietly(s.client, instanceWorkflowId(s.harvesterID));
+  for (const q of queues) await terminateQuietly(s.client, queueWorkflowId(s.harvesterID, q));
+}
+
+test('two instances split one queue by the limits PanDA set for each: 10 in total, 5 each', async () => {
+  const SHARED = Q.SHARED;
+  // Both instances read the same queue config: the queue's own limit is 10.
+  const config = (scratch: string) => ({
+    [SHARED]: dummyQueue(scratch, SHARED, { nQueueLimitWorker: 10, maxWorkers: 100 }),
+  });
+  const a = await startTestStack({ queueConfig: config });
+  const b = await startTestStack({ queueConfig: config });
+  try {
+    for (const s of [a, b]) {
+      // Queue depth 1000 activated jobs, split by PanDA as 5 queued workers per instance (at test scale).
+      s.sim.control.addJobs(1000, { computingSite: SHARED });
+      const q = s.configs.queue(SHARED);
+      await upsertQueue(s.db, { harvesterID: s.harvesterID, queueName: SHARED, configID: q.configID });
+      assert.equal(await setQueueLimits(s.db, s.harvesterID, SHARED, { nQueueLimitWorker: 5 }), true);
+    }
+    await startInstance(a);
+    await startInstance(b);
+
+    const totals = async () => {
+      const { rows } = await a.db.query<{ harvester_id: string; n: number }>(
+        `SELECT harvester_id, count(*)::int AS n FROM workers
+         WHERE computing_site = $1 AND harvester_id = ANY($2::text[]) AND status = 'submitted'
+         GROUP BY harvester_id`,
+        [SHARED, [a.harvesterID, b.harvesterID]],
+      );
+      return Object.fromEntries(rows.map((r) => [r.harvester_id, r.n]));
+    };
+    await eventually('both instances at 5', async () => {
+      const t = await totals();
+      return t[a.harvesterID] === 5 && t[b.harvesterID] === 5;
+    });
+    // Several more cycles of both queue workflows: still 5 + 5.
+    const qa = a.client.workflow.getHandle(queueWorkflowId(a.harvesterID, SHARED));
+    const qb = b.client.workflow.getHandle(queueWorkflowId(b.harvesterID, SHARED));
+    await waitSubmitCycles(qa, await stateOf(qa), 3);
+    await waitSubmitCycles(qb, await stateOf(qb), 3);
+    assert.deepEqual(await totals(), { [a.harvesterID]: 5, [b.harvesterID]: 5 });
+    assert.equal(
+      (await createdRows(a, SHARED, a.harvesterID)).length +
+        (await createdRows(a, SHARED, b.harvesterID)).length,
+      10,
+      'the queue holds 10 workers in total',
+    );
+
+    // PanDA moves share from b to a: the next cycles follow without a restart.
+    await setQueueLimits(a.db, a.harvesterID, SHARED, { nQueueLimitWorker: 7 });
+    await setQueueLimits(b.db, b.harvesterID, SHARED, { nQueueLimitWorker: 3 });
+    await eventually('a at 7', async () => (await totals())[a.harvesterID] === 7);
+    await waitSubmitCycles(qb, await stateOf(qb), 2);
+    // b already has 5 queued: above its new share it submits nothing (its live workers are not killed).
+    assert.deepEqual(await totals(), { [a.harvesterID]: 7, [b.harvesterID]: 5 });
+    assert.match((await stateOf(qb)).lastSubmitCycle?.explanation ?? '', /nQueue 5 >= nQueueLimitWorker 3/);
+  } finally {
+    await stopInstance(a, [SHARED]);
+    await stopInstance(b, [SHARED]);
+    await a.close();
+    await b.close();
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 6. PanDA kill commands
+
+test('KILL_WORKERS and SYNC_WORKERS_KILL kill exactly the workers named, and are acknowledged only after that', async () => {
+  const K_SUB = Q.K_SUB;
+  const K_RUN = Q.K_RUN;
+  const K_OTHER = Q.K_OTHER;
+  const k = await startTestStack({
+    queueConfig: (scratch) => ({
+      [K_SUB]: dummyQueue(scratch, K_SUB, { nQueueLimitWorker: 2, maxWorkers: 2 }),
+      [K_RUN]: dummyQueue(scratch, K_RUN, {
+        nQueueLimitWorker: 2,
+        maxWorkers: 2,
+        submitter: { runAfterSeconds: 0 },
+      }),
+      [K_OTHER]: dummyQueue(scratch, K_OTHER, { nQueueLimitWorker: 2, maxWorkers: 2 }),
+    }),
+  });
+  // The simulator numbers commands from 1 and the test DB is shared by concurrently running test
+  // files; command ids are unique in the commands table, so start far from anyone else's.
+  (k.sim.state as unknown as { nextCommandId: number }).nextCommandId =
+    50_000_000 + Math.floor(Math.random() * 1e6) * 10;
+  const queues = [K_SUB, K_RUN, K_OTHER];
+  const killMarks = async () => {
+    const { rows } = await k.db.query<{ worker_id: string; kill_reason: string }>(
+      `SELECT worker_id, kill_reason FROM workers WHERE harvester_id = $1 AND kill_time IS NOT NULL ORDER BY worker_id`,
+      [k.harvesterID],
+    );
+    return rows.map((r) => ({ workerID: Number(r.worker_id), reason: r.kill_reason }));
+  };
+  const statusOf = async (ids: number[]) => {
+    const { rows } = await k.db.query<{ status: string }>(
+      'SELECT DISTINCT status FROM workers WHERE worker_id = ANY($1::bigint[])',
+      [ids],
+    );
+    return rows.map((r) => r.status).sort();
+  };
+  const ackCallsFor = (commandID: number) =>
+    k.sim.control
+      .callsTo('harvester/acknowledge_commands')
+      .filter((c) => ((c.args.command_ids as number[] | undefined) ?? []).includes(commandID));
+  try {
+    for (const q of queues) k.sim.control.addJobs(50, { computingSite: q });
+    await startInstance(k);
+    await eventually('queues filled: K_SUB 2 submitted, K_RUN 2 running, K_OTHER 2 submitted', async () => {
+      const [sub, run, other] = await Promise.all(queues.map((q) => liveByStatus(k, q)));
+      return sub.submitted?.length === 2 && run.running?.length === 2 && other.submitted?.length === 2;
+    });
+    const sub = (await liveByStatus(k, K_SUB)).submitted;
+    const run = (await liveByStatus(k, K_RUN)).running;
+    const other = (await liveByStatus(k, K_OTHER)).submitted;
+    assert.deepEqual(await killMarks(), []);
+
+    // KILL_WORKERS: submitted workers of K_SUB and K_RUN. K_RUN's workers run, K_OTHER is not named.
+    const kill = k.sim.control.addCommand(
+      k.harvesterID,
+      'KILL_WORKERS',
+      { computingSite: [K_SUB, K_RUN], status: ['submitted'] },
+      true,
+    );
+    const killRecord = await eventually('KILL_WORKERS acknowledged', async () => {
+      const c = await getCommand(k.db, kill.command_id);
+      return c?.state === 'acknowledged' ? c : undefined;
+    });
+    assert.deepEqual(killRecord.result, { killed: 2, signalled: 2 });
+    assert.deepEqual(
+      await killMarks(),
+      sub.map((workerID) => ({ workerID, reason: 'PanDA KILL_WORKERS' })),
+      'exactly the submitted workers of the named sites are marked',
+    );
+    await eventually('killed workers cancelled', async () => (await statusOf(sub)).join() === 'cancelled');
+    assert.deepEqual(await statusOf(run), ['running'], 'running workers of a named site live on');
+    assert.deepEqual(await statusOf(other), ['submitted'], 'workers of a site not named live on');
+    // Acknowledged to PanDA, and only after it was applied here.
+    assert.equal(k.sim.state.commands.find((c) => c.command_id === kill.command_id)?.status, 'acknowledged');
+    const killAcks = ackCallsFor(kill.command_id);
+    assert.equal(killAcks.length, 1);
+    assert.ok(
+      killRecord.appliedAt && Date.parse(killRecord.appliedAt) <= killAcks[0].at,
+      'applied before acknowledged',
+    );
+
+    // SYNC_WORKERS_KILL: exactly the listed ids. The first acknowledgement fails on PanDA's side:
+    // the command stays applied (not lost, not applied twice) and is acknowledged on the retry.
+    k.sim.control.injectFault('harvester/acknowledge_commands', { kind: 'rejected' }, 1);
+    const listed = [run[0], other[1]];
+    const sync = k.sim.control.addCommand(k.harvesterID, 'SYNC_WORKERS_KILL', listed, true);
+    const syncRecord = await eventually('SYNC_WORKERS_KILL acknowledged', async () => {
+      const c = await getCommand(k.db, sync.command_id);
+      return c?.state === 'acknowledged' ? c : undefined;
+    });
+    assert.deepEqual(syncRecord.result, { killed: 2, signalled: 2 });
+    const syncAcks = ackCallsFor(sync.command_id);
+    assert.equal(syncAcks[0]?.fault, 'rejected', 'the first acknowledgement was refused');
+    assert.ok(syncAcks.length >= 2 && syncAcks.at(-1)?.fault === undefined, 'then acknowledged again');
+    assert.ok(
+      syncRecord.appliedAt && Date.parse(syncRecord.appliedAt) <= syncAcks[0].at,
+      'applied before acknowledged',
+    );
+    assert.equal(k.sim.state.commands.find((c) => c.command_id === sync.command_id)?.status, 'acknowledged');
+    assert.deepEqual(
+      (await killMarks()).filter((m) => m.reason === 'PanDA SYNC_WORKERS_KILL').map((m) => m.workerID),
+      [...listed].sort((x, y) => x - y),
+    );
+    await eventually('listed workers cancelled', async () => (await statusOf(listed)).join() === 'cancelled');
+    assert.deepEqual(await statusOf([run[1]]), ['running'], 'the other running worker lives on');
+    assert.deepEqual(await statusOf([other[0]]), ['submitted'], 'the other submitted worker lives on');
+  } finally {
+    await stopInstance(k, queues);
+    await k.close();
+  }
+});
