@@ -57,7 +57,7 @@ export async function runHeartbeatCallsBench(): Promise<BenchResult[]> {
       if (Date.now() > rampDeadline) return;
       await link.client.workflow.start(workerLifecycleWorkflow, {
         taskQueue: stack.taskQueue,
-        workflowId: workerWorkflowId(queueName, w.workerID),
+        workflowId: workerWorkflowId(stack.harvesterID, queueName, w.workerID),
         args: [{ worker: w, policy }],
       });
       started.push(w.workerID);
@@ -70,10 +70,12 @@ export async function runHeartbeatCallsBench(): Promise<BenchResult[]> {
     const observedAt = new Date().toISOString();
     await forEachLimited(started, 20, async (id) => {
       if (Date.now() > rampDeadline) return;
-      await link.client.workflow.getHandle(workerWorkflowId(queueName, id)).signal(statusChangedSignal, {
-        status: 'running',
-        observedAt,
-      });
+      await link.client.workflow
+        .getHandle(workerWorkflowId(stack.harvesterID, queueName, id))
+        .signal(statusChangedSignal, {
+          status: 'running',
+          observedAt,
+        });
       signalled.add(id);
     });
     const signalSeconds = (performance.now() - t0) / 1000;
@@ -143,7 +145,7 @@ export async function runHeartbeatCallsBench(): Promise<BenchResult[]> {
     // Terminate what we started so the dev server is idle for the next bench.
     await forEachLimited(started, 20, async (id) => {
       await link.client.workflow
-        .getHandle(workerWorkflowId(queueName, id))
+        .getHandle(workerWorkflowId(stack.harvesterID, queueName, id))
         .terminate('bench over')
         .catch(() => {});
     });

@@ -150,7 +150,7 @@ async function measureDay(
     const [worker] = await stack.newPendingWorkers(1, policy);
     const handle = await env.client.workflow.start(workerLifecycleWorkflow, {
       taskQueue: stack.taskQueue,
-      workflowId: workerWorkflowId(queueName, worker.workerID),
+      workflowId: workerWorkflowId(stack.harvesterID, queueName, worker.workerID),
       args: [{ worker, policy }],
     });
     const view = () => handle.query(statusQuery);

@@ -87,7 +87,7 @@ export async function runKillLatencyBench(
     const workers = await stack.newPendingWorkers(M);
     const handles = new Map<number, ReturnType<typeof stack.client.workflow.getHandle>>();
     await forEachLimited(workers, 10, async (w) => {
-      const workflowId = workerWorkflowId(stack.queueName, w.workerID);
+      const workflowId = workerWorkflowId(stack.harvesterID, stack.queueName, w.workerID);
       await stack.client.workflow.start(workerLifecycleWorkflow, {
         taskQueue: stack.taskQueue,
         workflowId,

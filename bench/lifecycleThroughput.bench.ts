@@ -53,7 +53,7 @@ export async function runLifecycleThroughputBench(): Promise<BenchResult[]> {
       try {
         await link.client.workflow.start(workerLifecycleWorkflow, {
           taskQueue: stack.taskQueue,
-          workflowId: workerWorkflowId(queueName, w.workerID),
+          workflowId: workerWorkflowId(stack.harvesterID, queueName, w.workerID),
           args: [{ worker: w, policy }],
         });
         started.push(w.workerID);
@@ -68,7 +68,7 @@ export async function runLifecycleThroughputBench(): Promise<BenchResult[]> {
       const observedAt = new Date().toISOString();
       return forEachLimited(ids, 20, async (id) => {
         await link.client.workflow
-          .getHandle(workerWorkflowId(queueName, id))
+          .getHandle(workerWorkflowId(stack.harvesterID, queueName, id))
           .signal(
             statusChangedSignal,
             status === 'finished' ? { status, observedAt, nativeExitCode: 0 } : { status, observedAt },
@@ -141,7 +141,7 @@ export async function runLifecycleThroughputBench(): Promise<BenchResult[]> {
     const unfinished = started.filter((id) => !signalledFinished.has(id));
     await forEachLimited(unfinished, 20, async (id) => {
       await link.client.workflow
-        .getHandle(workerWorkflowId(queueName, id))
+        .getHandle(workerWorkflowId(stack.harvesterID, queueName, id))
         .terminate('bench over')
         .catch(() => {});
     });

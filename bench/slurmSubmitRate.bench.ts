@@ -109,7 +109,7 @@ async function harvesterPhase(
   const starting = forEachLimited(workers, START_CONCURRENCY, async (w) => {
     await stack.client.workflow.start(workerLifecycleWorkflow, {
       taskQueue: stack.taskQueue,
-      workflowId: workerWorkflowId(queueName, w.workerID),
+      workflowId: workerWorkflowId(stack.harvesterID, queueName, w.workerID),
       args: [{ worker: w, policy }],
     });
   }).then(() => {
@@ -173,7 +173,9 @@ async function explain(stack: SlurmStack, run: HarvesterRun): Promise<string> {
   const squeue = stack.log.of('squeue', run.t0);
   const timelines: Timeline[] = [];
   await forEachLimited(run.workerIDs, 10, async (id) => {
-    const h = await stack.client.workflow.getHandle(workerWorkflowId(run.queueName, id)).fetchHistory();
+    const h = await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, run.queueName, id))
+      .fetchHistory();
     timelines.push(timelineOf(h.events ?? []));
   });
   const spans = (name: string) => timelines.flatMap((t) => t.activities.filter((a) => a.name === name));
@@ -293,7 +295,9 @@ export async function runSlurmSubmitRateBench(
   } finally {
     await cancelJobsTagged(tag).catch(() => 0);
     // The lifecycles would otherwise sit until their heartbeat timers: end them so the server is idle.
-    const lifecycles = started.flatMap((r) => r.workerIDs.map((id) => workerWorkflowId(r.queueName, id)));
+    const lifecycles = started.flatMap((r) =>
+      r.workerIDs.map((id) => workerWorkflowId(stack.harvesterID, r.queueName, id)),
+    );
     await forEachLimited(lifecycles, 20, async (workflowId) => {
       await stack.client.workflow
         .getHandle(workflowId)

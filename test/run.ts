@@ -124,7 +124,9 @@ async function main(argv: string[]): Promise<number> {
       });
       writeFileSync(bundlePath, code);
       if (integration.some((f) => /[/\\]ui\.test\.ts$/.test(f))) {
-        const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'browser-setup.sh')], { stdio: 'inherit' });
+        const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'browser-setup.sh')], {
+          stdio: 'inherit',
+        });
         if (r.status !== 0) throw new Error('scripts/browser-setup.sh failed: the UI test cannot run');
       }
       if (integration.some((f) => /slurm/i.test(f))) {

@@ -76,7 +76,7 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
     for (const r of rows) {
       try {
         await deps.client.workflow
-          .getHandle(workerWorkflowId(r.computing_site, Number(r.worker_id)))
+          .getHandle(workerWorkflowId(deps.harvesterID, r.computing_site, Number(r.worker_id)))
           .signal(killSignal, { reason, source });
         signalled++;
       } catch (err) {

@@ -39,16 +39,18 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
 
   async function sendReports(queueName: string, items: ReportWorkerInput[]): Promise<ReportWorkerResult[]> {
     const now = new Date();
-    const monitor = await deps.db.query<{ monitor_last_ok_at: Date | null }>(
-      'SELECT monitor_last_ok_at FROM queues WHERE harvester_id = $1 AND queue_name = $2',
+    const monitor = await deps.db.query<{ silent: number | null }>(
+      `SELECT extract(epoch FROM now() - monitor_last_ok_at)::float8 AS silent
+       FROM queues WHERE harvester_id = $1 AND queue_name = $2`,
       [deps.harvesterID, queueName],
     );
-    const monitorLastOkAt = monitor.rows[0]?.monitor_last_ok_at?.toISOString();
+    const silent = monitor.rows[0]?.silent;
+    const monitorSilentSeconds = silent === null || silent === undefined ? undefined : Number(silent);
     const results: ReportWorkerResult[] = items.map(() => ({
       killRequested: false,
       detail: '',
       jobsReported: 0,
-      monitorLastOkAt,
+      monitorSilentSeconds,
     }));
     if (deps.panda) {
       const updates: WorkerUpdate[] = items.map((i) =>
@@ -96,50 +98,57 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
     flush: sendReports,
   });
 
+  /** Writes the worker's new state to the harvester DB (idempotent: safe to retry). */
+  async function record(input: RecordWorkerInput): Promise<void> {
+    const w = input.worker;
+    switch (input.event) {
+      case 'submitted':
+      case 'missed':
+        harvesterMetrics.submissionOutcome(w.computingSite, input.event);
+        await recordSubmission(deps.db, w.workerID, {
+          status: input.event,
+          batchID: w.batchID,
+          submissionHost: w.submissionHost,
+          computingElement: w.computingElement,
+          queueName: w.queueName,
+          submitTime: w.submitTime ?? new Date(),
+          diag: w.diagMessage,
+        });
+        return;
+      case 'status':
+        await recordWorkerStatus(deps.db, w.workerID, {
+          status: w.status,
+          diag: w.diagMessage,
+          nativeStatus: w.nativeStatus,
+          nativeExitCode: w.nativeExitCode,
+          startTime: w.startTime,
+          endTime: w.endTime,
+          nodeID: w.nodeID,
+          errorCode: w.errorCode,
+        });
+        return;
+      case 'kill-requested':
+      case 'kill-attempted':
+        if (input.event === 'kill-requested')
+          harvesterMetrics.killRequested(w.computingSite, (input.killReason ?? '').split(':')[0]);
+        await markWorkersToKill(deps.db, { workerIDs: [w.workerID] }, input.killReason ?? 'unspecified');
+        return;
+      case 'swept':
+        await markSwept(deps.db, w.workerID);
+        return;
+    }
+  }
+
   return {
-    /** Writes the worker's new state to the harvester DB (idempotent: safe to retry). */
     async recordWorker(input: RecordWorkerInput): Promise<void> {
-      const w = input.worker;
-      switch (input.event) {
-        case 'submitted':
-        case 'missed':
-          harvesterMetrics.submissionOutcome(w.computingSite, input.event);
-          await recordSubmission(deps.db, w.workerID, {
-            status: input.event,
-            batchID: w.batchID,
-            submissionHost: w.submissionHost,
-            computingElement: w.computingElement,
-            queueName: w.queueName,
-            submitTime: w.submitTime ?? new Date(),
-            diag: w.diagMessage,
-          });
-          return;
-        case 'status':
-          await recordWorkerStatus(deps.db, w.workerID, {
-            status: w.status,
-            diag: w.diagMessage,
-            nativeStatus: w.nativeStatus,
-            nativeExitCode: w.nativeExitCode,
-            startTime: w.startTime,
-            endTime: w.endTime,
-            nodeID: w.nodeID,
-            errorCode: w.errorCode,
-          });
-          return;
-        case 'kill-requested':
-        case 'kill-attempted':
-          if (input.event === 'kill-requested')
-            harvesterMetrics.killRequested(w.computingSite, (input.killReason ?? '').split(':')[0]);
-          await markWorkersToKill(deps.db, { workerIDs: [w.workerID] }, input.killReason ?? 'unspecified');
-          return;
-        case 'swept':
-          await markSwept(deps.db, w.workerID);
-          return;
-      }
+      await record(input);
     },
 
     /** Reports one worker (and its jobs, in push mode) to PanDA, batched with its queue mates. */
     async reportWorker(input: ReportWorkerInput): Promise<ReportWorkerResult> {
+      // One activity per state change instead of two: the DB first (so counts are current even
+      // while PanDA is down), then the batched report.
+      if (input.record) await record({ worker: input.worker, event: input.record });
       if (input.kind === 'heartbeat' && input.dueAt) {
         harvesterMetrics.heartbeatLag(input.policy.queueName, (Date.now() - Date.parse(input.dueAt)) / 1000);
       }

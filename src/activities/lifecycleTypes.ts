@@ -42,6 +42,8 @@ export interface ReportWorkerInput {
   kind: ReportKind;
   /** For heartbeats: when it was due (the lag is a metric). */
   dueAt?: string;
+  /** Write this event to the harvester DB first (idempotent), then report. */
+  record?: Extract<WorkerEventKind, 'submitted' | 'missed' | 'status'>;
   policy: Pick<WorkerPolicy, 'truePilot' | 'noHeartbeat' | 'mapType' | 'queueName' | 'harvesterID'>;
 }
 
@@ -51,6 +53,6 @@ export interface ReportWorkerResult {
   detail: string;
   /** How many jobs' states were sent along with the worker (push mode). */
   jobsReported: number;
-  /** Last time the queue's bulk monitor succeeded; lets a worker notice a monitor gone silent. */
-  monitorLastOkAt?: string;
+  /** Seconds since the queue's bulk monitor last succeeded (DB clock); lets a worker notice a silent monitor. */
+  monitorSilentSeconds?: number;
 }

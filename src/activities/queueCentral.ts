@@ -28,7 +28,13 @@ import {
 import { policyFromQueueConfig } from '../core/workerPolicy';
 import type { Db } from '../db/pool';
 import { getQueue, upsertQueue } from '../db/queues';
-import { allocateWorkerIds, countWorkersByState, insertPendingWorkers, listLiveWorkers } from '../db/workers';
+import {
+  allocateWorkerIds,
+  countWorkersByState,
+  insertPendingWorkers,
+  listLiveWorkers,
+  recordWorkerStatus,
+} from '../db/workers';
 import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
 import type { PluginParams } from '../plugins/types';
@@ -178,9 +184,25 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       let signalled = 0;
       await forEachLimited(input.changes, 20, async (c) => {
         const { workerID, ...report } = c;
+        // The DB learns the new status here, in the monitor's cycle, so worker counts stay current
+        // even while a worker's reports wait for PanDA; the workflow's own write is idempotent.
+        if (report.status !== null) {
+          await recordWorkerStatus(deps.db, workerID, {
+            status: report.status,
+            diag: report.diag,
+            nativeStatus: report.nativeStatus,
+            nativeExitCode: report.nativeExitCode,
+            nodeID: report.nodeID,
+            errorCode: report.errorCode,
+            startTime: report.status === 'running' ? observedAt : undefined,
+            endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
+              ? observedAt
+              : undefined,
+          });
+        }
         try {
           await deps.client.workflow
-            .getHandle(workerWorkflowId(input.queueName, workerID))
+            .getHandle(workerWorkflowId(input.harvesterID, input.queueName, workerID))
             .signal(statusChangedSignal, { ...report, observedAt });
           signalled++;
         } catch (err) {
@@ -206,7 +228,10 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
          WHERE computing_site = $1 AND harvester_id = $2 AND swept_at IS NULL GROUP BY status`,
         [input.queueName, input.harvesterID],
       );
-      harvesterMetrics.workersByStatus(input.queueName, Object.fromEntries(counts.rows.map((r) => [r.status, r.n])));
+      harvesterMetrics.workersByStatus(
+        input.queueName,
+        Object.fromEntries(counts.rows.map((r) => [r.status, r.n])),
+      );
       await deps.db.query(
         `UPDATE queues SET
            monitor_last_ok_at = CASE WHEN $3 THEN now() ELSE monitor_last_ok_at END,
@@ -327,7 +352,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         try {
           await deps.client.workflow.start('workerLifecycleWorkflow', {
             taskQueue: deps.centralTaskQueue,
-            workflowId: workerWorkflowId(q.queueName, worker.workerID),
+            workflowId: workerWorkflowId(input.harvesterID, q.queueName, worker.workerID),
             args: [{ worker, policy }],
             typedSearchAttributes: [
               { key: HarvesterQueue, value: q.queueName },

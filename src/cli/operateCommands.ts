@@ -253,8 +253,10 @@ export function registerOperateCommands(program: Command, queues: Command): void
     .argument('<workerID>', 'worker id', positiveInt('workerID'))
     .option('--json', 'print JSON')
     .action(async (queue: string, workerID: number, opts: { json?: boolean }) => {
-      await withClient(async (client) => {
-        const s = await client.workflow.getHandle(workerWorkflowId(queue, workerID)).query(statusQuery);
+      await withClient(async (client, harvesterID) => {
+        const s = await client.workflow
+          .getHandle(workerWorkflowId(harvesterID, queue, workerID))
+          .query(statusQuery);
         print(opts.json, s, () =>
           [
             `worker ${workerID} of ${queue}: ${s.worker.status} (phase ${s.phase})`,
@@ -301,11 +303,11 @@ export function registerOperateCommands(program: Command, queues: Command): void
         yes?: boolean;
         confirmAbove: number;
       }) => {
-        await withClient(async (client) => {
+        await withClient(async (client, harvesterID) => {
           let ids: string[];
           if (opts.id) {
             if (!opts.queue) throw new CliUsageError('workers kill --id needs --queue');
-            ids = opts.id.map((x) => workerWorkflowId(opts.queue!, positiveInt('--id')(x)));
+            ids = opts.id.map((x) => workerWorkflowId(harvesterID, opts.queue!, positiveInt('--id')(x)));
           } else {
             if (!opts.queue && !opts.status && !opts.instance && opts.olderThan === undefined) {
               throw new CliUsageError(

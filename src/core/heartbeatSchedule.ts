@@ -1,19 +1,20 @@
 /**
  * When a worker's next PanDA heartbeat is due.
  *
- * Each worker's period is jittered (±10 %) so thousands of workers do not wake together, and the
- * result is then rounded up to the queue's heartbeat tick (a tenth of the period, with a per-queue
- * phase). Workers of one queue that are due in the same tick therefore wake together, and the
- * central worker sends their reports as one bulk PanDA call (at most 100 per call): 1,000 running
- * workers cost about ten calls per 30-minute period, like Harvester's propagator.
+ * The heartbeat period of a queue is cut into ticks (a tenth of the period, shifted by a per-queue
+ * phase). Each worker owns one tick for its whole life, chosen from its worker id, so consecutive
+ * workers of a queue spread evenly over the ticks and never drift between them. Workers due in the
+ * same tick wake together and the central worker sends their reports as one bulk PanDA call (at
+ * most 100 per call): 1,000 running workers of a queue cost ten calls per period, like Harvester's
+ * propagator with its bulks of 100. Spreading by id is also the jitter that keeps thousands of
+ * workers from waking at the same moment.
  */
 
 export interface HeartbeatScheduleInput {
-  /** Epoch ms of the previous heartbeat (or of the start of running). */
+  /** Epoch ms of the previous heartbeat (or of the start of watching). */
   fromMs: number;
   intervalSeconds: number;
-  /** A number in [0, 1) from the workflow's seeded PRNG. */
-  random: number;
+  workerID: number;
   queueName: string;
 }
 
@@ -29,12 +30,23 @@ export function stableHash(text: string): number {
   return h;
 }
 
+/** The worker's slot: offset from the start of each period at which its heartbeats fall. */
+export function heartbeatOffsetMs(intervalSeconds: number, workerID: number, queueName: string): number {
+  const periodMs = intervalSeconds * 1000;
+  const tickMs = Math.max(1, Math.floor(periodMs / HEARTBEAT_TICKS_PER_INTERVAL));
+  const phase = stableHash(queueName) % tickMs;
+  return (phase + (workerID % HEARTBEAT_TICKS_PER_INTERVAL) * tickMs) % periodMs;
+}
+
+/**
+ * The first moment in the worker's slot at least half a period after `fromMs`: consecutive beats
+ * are exactly one period apart (a late wake-up does not shift the slot), and the first one comes
+ * between half a period and one and a half periods after the worker started being watched.
+ */
 export function nextHeartbeatAt(i: HeartbeatScheduleInput): number {
   const periodMs = i.intervalSeconds * 1000;
-  const jitterMs = (i.random * 0.2 - 0.1) * periodMs;
-  const target = i.fromMs + periodMs + jitterMs;
-  const tickMs = Math.max(1000, Math.floor(periodMs / HEARTBEAT_TICKS_PER_INTERVAL));
-  const phase = stableHash(i.queueName) % tickMs;
-  const ticks = Math.ceil((target - phase) / tickMs);
-  return ticks * tickMs + phase;
+  const offset = heartbeatOffsetMs(i.intervalSeconds, i.workerID, i.queueName);
+  const earliest = i.fromMs + periodMs / 2;
+  const periods = Math.ceil((earliest - offset) / periodMs);
+  return periods * periodMs + offset;
 }

@@ -99,6 +99,12 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   };
   let adjustNow = false;
   let stopReason: string | undefined;
+  /**
+   * True while a submitter cycle is between its plan and the end of startWorkers. Pause and drain
+   * wait for it: a cycle already under way would otherwise start workers after the operator was
+   * told the queue is paused (the update returned before the in-flight startWorkers finished).
+   */
+  let submitting = false;
 
   function publishState(): void {
     const label = s.mode === 'paused' && s.pausedBy === 'monitor' ? 'paused-by-failures' : s.mode;
@@ -111,12 +117,14 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
 
   setHandler(
     pauseUpdate,
-    (r) => {
+    async (r) => {
       s.mode = 'paused';
       s.pausedBy = 'operator';
       s.pauseReason = r.reason;
       publishState();
       log.info('queue paused by operator', { queueName, reason: r.reason });
+      // Return only once nothing more will be started (see `submitting`).
+      await condition(() => !submitting);
       return s;
     },
     { validator: (r) => validateReason(r, 'pause') },
@@ -133,11 +141,12 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   });
   setHandler(
     drainUpdate,
-    (r) => {
+    async (r) => {
       s.mode = 'draining';
       s.pausedBy = 'operator';
       s.pauseReason = r.reason;
       publishState();
+      await condition(() => !submitting);
       return s;
     },
     { validator: (r) => validateReason(r, 'drain') },
@@ -254,21 +263,35 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       };
       return;
     }
-    const plan = await central.planSubmission({ harvesterID, queueName, overrides: s.limitOverrides });
-    let started = 0;
-    if (plan.total > 0) {
-      const ids = await central.allocateWorkerIds({ n: plan.total });
-      const r = await central.startWorkers({
-        harvesterID,
-        queueName,
-        configID: plan.configID,
-        ids,
-        rows: plan.rows,
-      });
-      started = r.started;
-      s.totals.workersStarted += started;
+    submitting = true;
+    try {
+      const plan = await central.planSubmission({ harvesterID, queueName, overrides: s.limitOverrides });
+      let started = 0;
+      if (plan.total > 0) {
+        const ids = await central.allocateWorkerIds({ n: plan.total });
+        // A pause or drain may have arrived while planning: then start nothing.
+        if (s.mode !== 'running') {
+          s.lastSubmitCycle = {
+            at: nowIso(),
+            submitted: 0,
+            explanation: `no submission: queue ${s.mode} during the cycle (${s.pauseReason ?? ''})`,
+          };
+          return;
+        }
+        const r = await central.startWorkers({
+          harvesterID,
+          queueName,
+          configID: plan.configID,
+          ids,
+          rows: plan.rows,
+        });
+        started = r.started;
+        s.totals.workersStarted += started;
+      }
+      s.lastSubmitCycle = { at: nowIso(), submitted: started, explanation: plan.explanation };
+    } finally {
+      submitting = false;
     }
-    s.lastSubmitCycle = { at: nowIso(), submitted: started, explanation: plan.explanation };
   }
 
   publishState();

@@ -170,11 +170,12 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   }));
 
   // ---- reports to PanDA: sequential, in order, retried until delivered -------------------------
-  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec; dueAt?: string }> = [];
+  type RecordEvent = 'submitted' | 'missed' | 'status';
+  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec; dueAt?: string; record?: RecordEvent }> = [];
   let reporterRunning = false;
 
-  function enqueueReport(kind: ReportKind, dueAt?: string): void {
-    reportQueue.push({ kind, worker: { ...s.worker }, dueAt });
+  function enqueueReport(kind: ReportKind, dueAt?: string, record?: RecordEvent): void {
+    reportQueue.push({ kind, worker: { ...s.worker }, dueAt, record });
     s.pendingReports = reportQueue.length;
     if (!reporterRunning) void runReporter();
   }
@@ -188,6 +189,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
           worker: next.worker,
           kind: next.kind,
           dueAt: next.dueAt,
+          record: next.record,
           policy: {
             truePilot: policy.truePilot,
             noHeartbeat: policy.noHeartbeat,
@@ -201,14 +203,14 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
         s.reportsSent++;
         if (next.kind === 'heartbeat') s.heartbeatsSent++;
         if (result.killRequested) requestKill({ reason: result.detail, source: 'panda_tobekilled' });
-        // The queue's monitor has not succeeded for a long time: the status we hold is not known any more.
-        if (result.monitorLastOkAt && Date.parse(result.monitorLastOkAt) > Date.parse(s.lastCheckedAt)) {
-          s.lastCheckedAt = result.monitorLastOkAt;
-        }
+        // The queue's monitor has not succeeded for longer than checkTimeout (measured in the DB's
+        // own clock, so clock skew between hosts cannot fake it): the status we hold is not known.
         if (
-          result.monitorLastOkAt &&
-          Date.now() - Date.parse(result.monitorLastOkAt) > policy.stuck.checkTimeoutSeconds * 1000
+          result.monitorSilentSeconds !== undefined &&
+          result.monitorSilentSeconds > policy.stuck.checkTimeoutSeconds
         ) {
+          if (!s.statusUnknown)
+            s.lastCheckedAt = new Date(Date.now() - result.monitorSilentSeconds * 1000).toISOString();
           s.statusUnknown = true;
         }
       }
@@ -236,7 +238,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       nextHeartbeatAt({
         fromMs,
         intervalSeconds: policy.heartbeatIntervalSeconds,
-        random: Math.random(),
+        workerID: s.worker.workerID,
         queueName: policy.queueName,
       }),
     ).toISOString();
@@ -247,9 +249,8 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     if (!decision.changed) return false;
     const stamps = timestampsForStatus(s.worker, decision.status, new Date(Date.now()));
     s.worker = { ...s.worker, ...fields, ...stamps, status: decision.status };
-    await central.recordWorker({ worker: s.worker, event: 'status' });
     publish();
-    enqueueReport(isFinalWorkerStatus(decision.status) ? 'final' : 'change');
+    enqueueReport(isFinalWorkerStatus(decision.status) ? 'final' : 'change', undefined, 'status');
     return true;
   }
 
@@ -286,9 +287,10 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       return;
     }
     s.statusUnknown = false;
-    s.lastCheckedAt = report.observedAt;
+    // Workflow time, not the monitor host's clock: every deadline here is measured in one clock.
+    s.lastCheckedAt = nowIso();
     const held = (report.nativeStatus ?? '').toLowerCase() === 'held';
-    if (held && !s.heldSince) s.heldSince = report.observedAt;
+    if (held && !s.heldSince) s.heldSince = nowIso();
     if (!held) s.heldSince = undefined;
     lastConclusive = report;
   }
@@ -337,12 +339,10 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     s.lastCheckedAt = nowIso();
     if (submitted) {
       s.worker.status = 'submitted';
-      await central.recordWorker({ worker: s.worker, event: 'submitted' });
-      enqueueReport('change');
+      enqueueReport('change', undefined, 'submitted');
     } else {
       s.worker = { ...s.worker, status: 'missed', diagMessage: failure, endTime: nowIso() };
-      await central.recordWorker({ worker: s.worker, event: 'missed' });
-      enqueueReport('final');
+      enqueueReport('final', undefined, 'missed');
     }
     publish();
     s.phase = 'active';

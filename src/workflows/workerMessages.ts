@@ -1,7 +1,7 @@
 /**
  * Messages of the worker lifecycle workflow, shared by the workflow, the activities that signal
  * it, the CLI and the tests. Operators can send the same from the `temporal` CLI:
- *   temporal workflow signal --workflow-id worker-<queue>-<id> --name kill --input '{"reason":"..."}'
+ *   temporal workflow signal --workflow-id worker-<instance>-<queue>-<id> --name kill --input '{"reason":"..."}'
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { WorkSpec } from '../core/specs';
@@ -9,8 +9,12 @@ import type { KillReason } from '../core/stuckRules';
 import type { WorkerPolicy } from '../core/workerPolicy';
 import type { WorkerStatus } from '../core/workerStatus';
 
-export function workerWorkflowId(queueName: string, workerID: number): string {
-  return `worker-${queueName}-${workerID}`;
+/**
+ * `worker-<instance>-<queue>-<workerID>`. Worker ids come from each instance's own DB sequence, so
+ * the instance is part of the id: two instances serving one queue in one namespace never collide.
+ */
+export function workerWorkflowId(harvesterID: string, queueName: string, workerID: number): string {
+  return `worker-${harvesterID}-${queueName}-${workerID}`;
 }
 
 /** Who or what asked for a kill (operator, PanDA, or which stuck rule); recorded on the worker and in its search attributes. */

@@ -102,19 +102,36 @@ after(async () => {
 });
 
 test('harvester worker fills the queue; workers list/show find them; temporal workflow list filters by our search attributes', async () => {
+  let lastList = '';
   const rows = await eventually(
     'three running workers',
     async () => {
-      const r = harvester('workers', 'list', '--queue', QUEUE, '--status', 'running', '--json');
+      // Filtered by this run's instance too: a reused dev server may hold other runs' workflows.
+      const r = harvester(
+        'workers',
+        'list',
+        '--queue',
+        QUEUE,
+        '--status',
+        'running',
+        '--instance',
+        harvesterID,
+        '--json',
+      );
+      lastList = `${r.status} ${r.out} ${r.err}`;
       if (r.status !== 0) return undefined;
       const list = JSON.parse(r.out) as Array<{ workflowId: string; status: string }>;
       return list.length === 3 ? list : undefined;
     },
     90000,
   ).catch((err) => {
-    throw new Error(`${(err as Error).message}\nworker log:\n${workerLog.slice(-3000)}`);
+    throw new Error(
+      `${(err as Error).message}\nlast list: ${lastList}\nworker log:\n${workerLog.slice(-3000)}`,
+    );
   });
-  assert.ok(rows.every((r) => r.status === 'running' && r.workflowId.startsWith(`worker-${QUEUE}-`)));
+  assert.ok(
+    rows.every((r) => r.status === 'running' && r.workflowId.startsWith(`worker-${harvesterID}-${QUEUE}-`)),
+  );
 
   const id = Number(rows[0].workflowId.split('-').pop());
   // A query needs the worker process to answer; under load the first one may time out.
@@ -135,7 +152,7 @@ test('harvester worker fills the queue; workers list/show find them; temporal wo
       '--address',
       testTemporalAddress(),
       '--query',
-      `HarvesterQueue='${QUEUE}' AND HarvesterWorkerStatus='running'`,
+      `HarvesterQueue='${QUEUE}' AND HarvesterWorkerStatus='running' AND HarvesterInstance='${harvesterID}'`,
       '-o',
       'json',
     ],

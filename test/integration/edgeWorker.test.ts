@@ -127,7 +127,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
   // 1. every plugin activity ran in an edge process, none in the central worker.
   const edgeIdentities = new Set([`${edge.pid}@`, `${restarted.pid}@`]);
   const finished = await finishedWorkers();
-  const workflowIds = [queueId, ...finished.map((id) => workerWorkflowId(QUEUE, id))];
+  const workflowIds = [queueId, ...finished.map((id) => workerWorkflowId(stack.harvesterID, QUEUE, id))];
   let pluginTasks = 0;
   for (const id of workflowIds) {
     const history = await stack.client.workflow.getHandle(id).fetchHistory();
@@ -168,13 +168,17 @@ test('the edge process does every batch command; a killed edge loses nothing and
 
   // 3. nothing lost: every worker that is not final still has a running lifecycle.
   for (const w of await listLiveWorkers(stack.db, QUEUE, stack.harvesterID)) {
-    const d = await stack.client.workflow.getHandle(workerWorkflowId(QUEUE, w.workerID)).describe();
+    const d = await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, QUEUE, w.workerID))
+      .describe();
     assert.equal(
       d.status.name,
       'RUNNING',
       `live worker ${w.workerID} (${w.status}) has no running lifecycle`,
     );
-    await stack.client.workflow.getHandle(workerWorkflowId(QUEUE, w.workerID)).terminate('test over');
+    await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, QUEUE, w.workerID))
+      .terminate('test over');
   }
   restarted.kill('SIGTERM');
 });

@@ -91,7 +91,7 @@ async function workerWithJob(policyOverrides: Partial<WorkerPolicy> = {}) {
   await bindJobsToWorker(stack.db, workerID, [job.PandaID]);
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(QUEUE, workerID),
+    workflowId: workerWorkflowId(stack.harvesterID, QUEUE, workerID),
     args: [{ worker, policy }],
   });
   return { handle, workerID, pandaID: job.PandaID };
@@ -141,7 +141,8 @@ test('a running job gets a heartbeat every interval and its final report at once
 test('PanDA down for a while: reports are retried and all arrive after recovery, in order, once each', async () => {
   const { handle, workerID } = await workerWithJob({ heartbeatIntervalSeconds: 3600 });
   await waitFor(handle, 'submitted');
-  const reportsOf = () => stack.sim.state.workerUpdates.filter((u) => Number(u.request.workerID) === workerID);
+  const reportsOf = () =>
+    stack.sim.state.workerUpdates.filter((u) => Number(u.request.workerID) === workerID);
   await eventually('submission reported', async () => reportsOf().length === 1);
   const before = reportsOf().length;
   // The next two update_workers calls fail with HTTP 500 (PanDA down), then PanDA recovers.

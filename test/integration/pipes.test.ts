@@ -52,4 +52,6 @@ test('a workflow activity writes a row through pg; DB and history agree', async 
   assert.ok(payload);
   assert.deepEqual(JSON.parse(Buffer.from(payload).toString('utf8')), { eventId: result.eventId });
   await client.connection.close();
+  // The worker's own connection would keep this test process alive.
+  await worker.connection?.close();
 });

@@ -19,7 +19,7 @@ import { HarvesterQueueState } from '../../src/core/searchAttributes';
 import { getCommand } from '../../src/db/commands';
 import { setQueueLimits, upsertQueue } from '../../src/db/queues';
 import { listLiveWorkers } from '../../src/db/workers';
-import { instanceWorkflowId } from '../../src/workflows/instanceMessages';
+import { instanceStateQuery, instanceWorkflowId } from '../../src/workflows/instanceMessages';
 import {
   drainUpdate,
   pauseUpdate,
@@ -262,10 +262,16 @@ test('a queue fills to its limits and no further: nQueueLimitWorker for queued w
     const maxLater = await waitSubmitCycles(max, await stateOf(max), 3);
     assert.equal(fillLater.totals.workersStarted, 4, 'three more cycles started nothing on a full queue');
     assert.equal(fillLater.lastSubmitCycle?.submitted, 0);
-    assert.match(fillLater.lastSubmitCycle?.explanation ?? '', /nQueue 4 >= nQueueLimitWorker 4/);
+    assert.match(
+      fillLater.lastSubmitCycle?.explanation ?? '',
+      /0 new workers \(ANY\/ANY 0 by queueLimitReached\)/,
+    );
     assert.equal((await createdRows(stack, Q.FILL)).length, 4, 'exactly 4 workers were ever created');
     assert.equal(maxLater.totals.workersStarted, 5);
-    assert.match(maxLater.lastSubmitCycle?.explanation ?? '', /5 >= maxWorkers 5/);
+    assert.match(
+      maxLater.lastSubmitCycle?.explanation ?? '',
+      /0 new workers \(ANY\/ANY 0 by maxWorkersReached\)/,
+    );
     assert.deepEqual(
       Object.fromEntries(Object.entries(await liveByStatus(stack, Q.MAX)).map(([k, v]) => [k, v.length])),
       { running: 5 },
@@ -316,7 +322,7 @@ test('maxNewWorkersPerCycle caps every cycle: 7 workers arrive as 2 + 2 + 2 + 1'
     assert.deepEqual(sizes, [2, 2, 2, 1], 'workers started per cycle');
     const s = await stateOf(h);
     assert.ok(s.totals.submitCycles >= 4, `${s.totals.submitCycles} cycles`);
-    assert.match(s.lastSubmitCycle?.explanation ?? '', /nQueueLimitWorker 7/);
+    assert.match(s.lastSubmitCycle?.explanation ?? '', /0 by queueLimitReached/);
   } finally {
     await terminateQuietly(stack.client, h.workflowId);
   }
@@ -566,7 +572,7 @@ test('two instances split one queue by the limits PanDA set for each: 10 in tota
     await waitSubmitCycles(qb, await stateOf(qb), 2);
     // b already has 5 queued: above its new share it submits nothing (its live workers are not killed).
     assert.deepEqual(await totals(), { [a.harvesterID]: 7, [b.harvesterID]: 5 });
-    assert.match((await stateOf(qb)).lastSubmitCycle?.explanation ?? '', /nQueue 5 >= nQueueLimitWorker 3/);
+    assert.match((await stateOf(qb)).lastSubmitCycle?.explanation ?? '', /0 by queueLimitReached/);
   } finally {
     await stopInstance(a, [SHARED]);
     await stopInstance(b, [SHARED]);
@@ -682,6 +688,30 @@ test('KILL_WORKERS and SYNC_WORKERS_KILL kill exactly the workers named, and are
     await eventually('listed workers cancelled', async () => (await statusOf(listed)).join() === 'cancelled');
     assert.deepEqual(await statusOf([run[1]]), ['running'], 'the other running worker lives on');
     assert.deepEqual(await statusOf([other[0]]), ['submitted'], 'the other submitted worker lives on');
+
+    // A command that cannot be applied (a negative worker count) is never acknowledged.
+    const bad = k.sim.control.addCommand(k.harvesterID, `SET_N_WORKERS:${K_OTHER}`, { SCORE: -1 }, true);
+    const instance = k.client.workflow.getHandle(instanceWorkflowId(k.harvesterID));
+    const failedOnce = await eventually('the bad command failed', async () => {
+      const s = await instance.query(instanceStateQuery);
+      const failures = s.lastCommands?.failures ?? [];
+      return failures.some((f) => f.includes(`(${bad.command_id})`)) ? s : undefined;
+    });
+    await eventually('another command cycle', async () => {
+      const s = await instance.query(instanceStateQuery);
+      return s.lastCommands?.at !== failedOnce.lastCommands?.at;
+    });
+    assert.match(
+      failedOnce.lastCommands?.failures.find((f) => f.includes(`(${bad.command_id})`)) ?? '',
+      /SET_N_WORKERS.*must be a non-negative integer, got -1/,
+    );
+    assert.equal(
+      (await getCommand(k.db, bad.command_id))?.state,
+      'received',
+      'not applied, so not acknowledged',
+    );
+    assert.deepEqual(ackCallsFor(bad.command_id), []);
+    assert.equal(k.sim.state.commands.find((c) => c.command_id === bad.command_id)?.status, 'retrieved');
   } finally {
     await stopInstance(k, queues);
     await k.close();

@@ -76,7 +76,7 @@ async function startLifecycle(queueName: string): Promise<{ handle: LifecycleHan
     accessPoint: join(stack.scratch, String(workerID)),
   };
   await insertPendingWorkers(stack.db, [worker]);
-  const workflowId = workerWorkflowId(queueName, workerID);
+  const workflowId = workerWorkflowId(stack.harvesterID, queueName, workerID);
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
     workflowId,

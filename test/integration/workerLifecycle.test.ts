@@ -120,7 +120,7 @@ async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}) {
   const input: WorkerLifecycleInput = { worker, policy };
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(QUEUE, workerID),
+    workflowId: workerWorkflowId(stack.harvesterID, QUEUE, workerID),
     args: [input],
   });
   return { handle, workerID, worker };
@@ -217,7 +217,7 @@ test('`temporal workflow signal --name kill` ends the worker through the sweeper
       '--namespace',
       TEST_NAMESPACE,
       '--workflow-id',
-      workerWorkflowId(QUEUE, workerID),
+      workerWorkflowId(stack.harvesterID, QUEUE, workerID),
       '--name',
       'kill',
       '--input',
@@ -327,7 +327,7 @@ async function startLifecycleWith(workerID: number, policy: WorkerPolicy) {
   await insertPendingWorkers(stack.db, [worker]);
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(QUEUE, workerID),
+    workflowId: workerWorkflowId(stack.harvesterID, QUEUE, workerID),
     args: [{ worker, policy }],
   });
   return { handle };
