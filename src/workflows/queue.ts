@@ -300,12 +300,26 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     await condition(() => adjustNow || stopReason !== undefined, Math.max(nextDue - Date.now(), 1));
     if (stopReason !== undefined) break;
     if (Date.now() >= Date.parse(s.nextMonitorAt)) {
-      await monitorCycle();
+      try {
+        await monitorCycle();
+      } catch (err) {
+        // The DB or the config failed past the activity's retries: the counts are unknown now,
+        // but the queue (its pause state, its overrides) lives on and tries again next cycle.
+        s.countsKnown = false;
+        s.lastMonitorError = `monitor cycle failed: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`;
+        log.error('monitor cycle failed', { queueName, error: s.lastMonitorError });
+      }
       s.nextMonitorAt = new Date(Date.now() + jitter(settings.monitorIntervalSeconds)).toISOString();
     }
     if (adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
       adjustNow = false;
-      await submitCycle();
+      try {
+        await submitCycle();
+      } catch (err) {
+        const message = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+        s.lastSubmitCycle = { at: nowIso(), submitted: 0, explanation: `submitter cycle failed: ${message}` };
+        log.error('submitter cycle failed', { queueName, error: message });
+      }
       s.nextSubmitAt = new Date(Date.now() + jitter(settings.submitterIntervalSeconds)).toISOString();
     }
     if (workflowInfo().continueAsNewSuggested) {
