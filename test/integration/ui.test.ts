@@ -271,19 +271,19 @@ test('the Temporal UI lists the workers of a queue by HarvesterQueue and shows a
   await uiStep(page, 'worker-history', async () => {
     await page.getByRole('tab', { name: /Event History/ }).click();
     await page.waitForURL((u) => u.pathname.endsWith('/history'));
-    const ids = await waitForUi('history rows for submitWorker, statusChanged and recordWorker', async () => {
+    const ids = await waitForUi('history rows for submitWorker, statusChanged and reportWorker', async () => {
       const submit = await historyEventId(page, 'Activity Task Scheduled', 'submitWorker');
       const signal = await historyEventId(page, 'Workflow Execution Signaled', 'statusChanged');
-      // Rows are newest first: the first recordWorker row is the record of the status change.
-      const record = await historyEventId(page, 'Activity Task Scheduled', 'recordWorker');
+      // Rows are newest first: the first reportWorker row records and reports the status change.
+      const record = await historyEventId(page, 'Activity Task Scheduled', 'reportWorker');
       return submit && signal && record
         ? { ok: true, value: { submit, signal, record } }
-        : { ok: false, seen: `submitWorker ${submit}, statusChanged ${signal}, recordWorker ${record}` };
+        : { ok: false, seen: `submitWorker ${submit}, statusChanged ${signal}, reportWorker ${record}` };
     });
     assert.ok(
       ids.submit < ids.signal && ids.signal < ids.record,
       `history order: submitWorker scheduled at event ${ids.submit}, statusChanged signalled at ` +
-        `${ids.signal}, recordWorker scheduled at ${ids.record}; expected them in that order`,
+        `${ids.signal}, reportWorker scheduled at ${ids.record}; expected them in that order`,
     );
     // A window tall enough for the whole history (the table scrolls inside the page, so a full-page
     // screenshot alone would cut it), and the pointer out of the way of tooltips.

@@ -238,8 +238,12 @@ test('`temporal workflow signal --name kill` ends the worker through the sweeper
     'batch job cancelled',
     async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled',
   );
-  const row = await getWorker(stack.db, workerID);
-  assert.ok(row?.killTime, 'kill time recorded in the DB');
+  // The kill and its reason are recorded in the DB right after the kill command went out.
+  const row = await eventually('kill time recorded in the DB', async () => {
+    const r = await getWorker(stack.db, workerID);
+    return r?.killTime ? r : undefined;
+  });
+  assert.match(String(row.killReason), /operator/);
   // ... and the monitor's report of it takes the normal final path.
   await handle.signal(statusChangedSignal, { status: 'cancelled', observedAt: new Date().toISOString() });
   const final = await handle.result();
