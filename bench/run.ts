@@ -20,6 +20,7 @@ import { runHeartbeatCallsBench } from './heartbeatCalls.bench';
 import { runHeartbeatScheduleBench } from './heartbeatSchedule.bench';
 import { runHistoryEventsBench } from './historyEvents.bench';
 import { runLifecycleThroughputBench } from './lifecycleThroughput.bench';
+import { runMonitorCallsBench } from './monitorCalls.bench';
 import {
   BENCH_OUTPUT_DIR,
   type BenchResult,
@@ -33,6 +34,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<BenchResult[]> }> = [
   { name: 'historyEvents', run: runHistoryEventsBench },
   { name: 'heartbeatSchedule', run: runHeartbeatScheduleBench },
   { name: 'heartbeatCalls', run: runHeartbeatCallsBench },
+  { name: 'monitorCalls', run: runMonitorCallsBench },
   { name: 'lifecycleThroughput', run: runLifecycleThroughputBench },
 ];
 
