@@ -6,6 +6,8 @@
  * processed when it reads it, so a crash between reading and acting loses it; here the command is
  * stored as `received`, then `applied`, then `acknowledged`, and each step is retried until done.
  */
+import { statfs } from 'node:fs/promises';
+import { availableParallelism, hostname, loadavg, totalmem } from 'node:os';
 import { log } from '@temporalio/activity';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { QueueConfigStore } from '../config/queueConfigStore';
@@ -18,10 +20,18 @@ import {
   markCommandAcknowledged,
   markCommandApplied,
 } from '../db/commands';
-import { workerStatsByQueue } from '../db/metrics';
+import {
+  insertServiceMetrics,
+  listServiceMetricsSince,
+  purgeServiceMetrics,
+  type QueueWorkerStats,
+  recordWorkerStatsReport,
+  workerStatsByQueue,
+} from '../db/metrics';
 import type { Db } from '../db/pool';
 import { setNNewWorkers, upsertQueue } from '../db/queues';
 import { type KillFilter, listLiveWorkers, markWorkersToKill } from '../db/workers';
+import { createMonitorExporter, type TableExportResult } from '../monitoring/exportToCentral';
 import type { PandaCommunicator } from '../panda/client';
 import { adjustNowSignal, queueWorkflowId, stopQueueSignal } from '../workflows/queueMessages';
 import { killSignal, workerWorkflowId } from '../workflows/workerMessages';
@@ -33,6 +43,69 @@ export interface InstanceCentralDeps {
   centralTaskQueue: string;
   configs: QueueConfigStore;
   panda?: PandaCommunicator;
+  /** Central monitoring DB the workers/jobs tables are mirrored to; undefined = no export. */
+  monitorDatabaseUrl?: string;
+  /** Volume whose free space goes into the service metrics (the instance's data dir). */
+  dataDir?: string;
+}
+
+export interface WorkerStatsReportResult {
+  /** Set when nothing was sent to PanDA, with the reason. */
+  skipped?: string;
+  reported: string[];
+  failures: string[];
+  /** Queues left for the next cycle because this one ran out of time. */
+  deferred: string[];
+  metricsPushed: number;
+  /** creation_time of the newest service metric PanDA accepted: where the next push starts. */
+  metricsPushedUpTo?: string;
+}
+
+export interface MonitoringExportSummary {
+  /** Set when no export ran, with the reason. */
+  skipped?: string;
+  rowsExported: number;
+  workers?: TableExportResult;
+  jobs?: TableExportResult;
+}
+
+/**
+ * Harvester's explicit zero for a queue without workers (db_proxy.get_worker_stats_bulk): PanDA keeps
+ * the last report per (instance, queue) for 4 h, so sending nothing would leave stale counts there.
+ */
+const ZERO_QUEUE_STATS: QueueWorkerStats = {
+  managed: { SCORE: { running: 0, submitted: 0, finished: 0, to_submit: 0 } },
+};
+
+/** Per-call and per-cycle limits, well inside the activity's 2-minute start-to-close timeout. */
+const STATS_CALL_TIMEOUT_MS = 20_000;
+const STATS_CYCLE_BUDGET_MS = 75_000;
+const STATS_CONCURRENCY = 4;
+const METRICS_PUSH_MAX = 100;
+const METRICS_KEEP_MS = 7 * 24 * 3600 * 1000; // Harvester keeps a week of service metrics
+
+/** The small set of host metrics Harvester's ServiceMonitor records (same names where they exist). */
+async function sampleServiceMetrics(dataDir: string | undefined): Promise<Record<string, number>> {
+  const rss = process.memoryUsage().rss;
+  const load1 = loadavg()[0];
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const m: Record<string, number> = {
+    rss_mib: round(rss / 2 ** 20),
+    memory_pc: round((rss / totalmem()) * 100),
+    cpu_load_1m: round(load1),
+    cpu_pc: round((load1 / availableParallelism()) * 100),
+  };
+  if (dataDir) {
+    try {
+      const fs = await statfs(dataDir);
+      const total = fs.blocks * fs.bsize;
+      m.volume_data_free_gib = round((fs.bavail * fs.bsize) / 2 ** 30);
+      if (total > 0) m.volume_data_pc = round(((total - fs.bfree * fs.bsize) / total) * 100);
+    } catch {
+      // No data dir (external DB, nothing written yet): the other metrics are still worth sending.
+    }
+  }
+  return m;
 }
 
 export interface QueueSyncResult {
@@ -66,6 +139,11 @@ function listParam(params: Record<string, unknown>, key: string): string[] | 'AL
 }
 
 export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
+  // One central pool per process, opened on the first export.
+  const exporter = deps.monitorDatabaseUrl
+    ? createMonitorExporter(deps.db, deps.monitorDatabaseUrl)
+    : undefined;
+
   async function signalKills(workerIDs: number[], reason: string, source: 'panda_command'): Promise<number> {
     if (workerIDs.length === 0) return 0;
     const { rows } = await deps.db.query<{ worker_id: string; computing_site: string }>(
@@ -269,6 +347,89 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
         });
         return false;
       }
+    },
+
+    /**
+     * Harvester's propagator every 300 s: worker statistics of every queue to PanDA (zero entry for
+     * queues without workers), then a service-metrics sample pushed with the ones PanDA has not yet
+     * accepted. A queue whose report fails is listed and retried next cycle rather than failing the
+     * activity, which would resend every queue.
+     */
+    async reportWorkerStats(input: {
+      harvesterID: string;
+      metricsSince?: string;
+    }): Promise<WorkerStatsReportResult> {
+      const out: WorkerStatsReportResult = { reported: [], failures: [], deferred: [], metricsPushed: 0 };
+      const now = new Date();
+      // Recorded even without PanDA: the local table is what operators and the CLI can read.
+      await insertServiceMetrics(deps.db, input.harvesterID, [
+        { hostName: hostname(), metrics: await sampleServiceMetrics(deps.dataDir), creationTime: now },
+      ]);
+      await purgeServiceMetrics(deps.db, new Date(now.getTime() - METRICS_KEEP_MS));
+      const panda = deps.panda;
+      if (!panda) {
+        out.skipped = 'PanDA is not configured';
+        out.metricsPushedUpTo = input.metricsSince;
+        return out;
+      }
+
+      const stats = await workerStatsByQueue(deps.db, input.harvesterID);
+      const queues = Object.keys(stats).sort();
+      const deadline = Date.now() + STATS_CYCLE_BUDGET_MS;
+      let next = 0;
+      const sender = async () => {
+        for (;;) {
+          const i = next++;
+          if (i >= queues.length) return;
+          const queue = queues[i];
+          if (Date.now() > deadline) {
+            out.deferred.push(queue);
+            continue;
+          }
+          const qs = Object.keys(stats[queue]).length === 0 ? ZERO_QUEUE_STATS : stats[queue];
+          try {
+            await panda.reportWorkerStatistics(queue, qs, { timeoutMs: STATS_CALL_TIMEOUT_MS });
+            await recordWorkerStatsReport(deps.db, input.harvesterID, queue, qs, new Date());
+            out.reported.push(queue);
+          } catch (err) {
+            out.failures.push(`${queue}: ${(err as Error).message}`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, queues.length) }, sender));
+      out.reported.sort();
+      if (out.failures.length > 0)
+        log.warn('worker statistics not accepted by PanDA', { failures: out.failures });
+
+      // Without a previous push, one hour back is enough: older samples are history, not news.
+      const since = input.metricsSince ?? new Date(now.getTime() - 3600_000).toISOString();
+      const pending = (await listServiceMetricsSince(deps.db, input.harvesterID, since)).slice(
+        -METRICS_PUSH_MAX,
+      );
+      out.metricsPushedUpTo = input.metricsSince;
+      if (pending.length > 0) {
+        try {
+          await panda.updateServiceMetrics(
+            pending.map((m) => ({ time: new Date(m.creationTime), host: m.hostName, metrics: m.metrics })),
+            { timeoutMs: STATS_CALL_TIMEOUT_MS },
+          );
+          out.metricsPushed = pending.length;
+          out.metricsPushedUpTo = pending[pending.length - 1].creationTime;
+        } catch (err) {
+          log.warn('service metrics not accepted by PanDA; sent again next cycle', {
+            error: (err as Error).message,
+          });
+        }
+      }
+      return out;
+    },
+
+    /** One incremental export of the workers and jobs tables to the central monitoring DB. */
+    async exportMonitoringData(input: { harvesterID: string }): Promise<MonitoringExportSummary> {
+      if (!exporter) return { skipped: 'no monitoring database configured', rowsExported: 0 };
+      const r = await exporter.run(input.harvesterID);
+      if (!r) return { skipped: 'another export of this instance is running', rowsExported: 0 };
+      return { rowsExported: r.rowsExported, workers: r.workers, jobs: r.jobs };
     },
 
     /** Live worker counts per queue, for the instance's status query and the CLI. */

@@ -64,6 +64,8 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       configs,
       registry,
       panda: o.panda,
+      monitorDatabaseUrl: settings.monitorDatabaseUrl ?? null,
+      dataDir: settings.dataDir,
     });
     const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
     const worker = await createCentralWorker({

@@ -26,6 +26,8 @@ export interface HarvesterSettings {
   logLevel: string;
   /** Port of the Prometheus /metrics endpoint; undefined = no endpoint. */
   metricsPort?: number;
+  /** Central PostgreSQL the workers/jobs tables are mirrored to for monitoring; undefined = no export. */
+  monitorDatabaseUrl?: string;
 }
 
 export class SettingsError extends Error {
@@ -48,6 +50,11 @@ function intFromEnv(
     );
   }
   return n;
+}
+
+/** HARVESTER_MONITOR_DATABASE_URL; unset or empty = monitoring export off. */
+export function monitorDatabaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.HARVESTER_MONITOR_DATABASE_URL || undefined;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HarvesterSettings {
@@ -79,6 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     metricsPort: env.HARVESTER_METRICS_PORT
       ? intFromEnv(env, 'HARVESTER_METRICS_PORT', 0, 1, 65535)
       : undefined,
+    monitorDatabaseUrl: monitorDatabaseUrlFromEnv(env),
     temporal: {
       address,
       namespace: env.TEMPORAL_NAMESPACE || 'default',

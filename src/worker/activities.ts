@@ -9,6 +9,7 @@ import { createLifecycleCentralActivities } from '../activities/lifecycleCentral
 import { createPluginActivities } from '../activities/plugin';
 import { createQueueCentralActivities } from '../activities/queueCentral';
 import type { QueueConfigStore } from '../config/queueConfigStore';
+import { monitorDatabaseUrlFromEnv } from '../config/settings';
 import type { Db } from '../db/pool';
 import type { Logger } from '../observability/logger';
 import type { PandaCommunicator } from '../panda/client';
@@ -26,6 +27,13 @@ export interface CentralDependencies {
   /** Register the plugin activities here too (queues whose config names no edge task queue). Default true. */
   withPluginActivities?: boolean;
   reportBatchWindowMs?: number;
+  /**
+   * Central monitoring DB (settings.monitorDatabaseUrl). Undefined = HARVESTER_MONITOR_DATABASE_URL,
+   * so callers written before the export existed still honour the setting; null = export off.
+   */
+  monitorDatabaseUrl?: string | null;
+  /** Data dir whose disk space goes into the service metrics (settings.dataDir). */
+  dataDir?: string;
 }
 
 export function createAllCentralActivities(d: CentralDependencies) {
@@ -52,6 +60,11 @@ export function createAllCentralActivities(d: CentralDependencies) {
       centralTaskQueue: d.centralTaskQueue,
       configs: d.configs,
       panda: d.panda,
+      monitorDatabaseUrl:
+        d.monitorDatabaseUrl === undefined
+          ? monitorDatabaseUrlFromEnv()
+          : (d.monitorDatabaseUrl ?? undefined),
+      dataDir: d.dataDir ?? (process.env.HARVESTER_DATA_DIR || '.data'),
     }),
     ...(d.withPluginActivities === false ? {} : createPluginActivities({ registry: d.registry })),
   };

@@ -1,13 +1,15 @@
 /**
  * One workflow per harvester instance: keeps a queue workflow running for each active queue of
  * the instance's config (re-read every qconf interval, or at once on `reloadQueues`), fetches and
- * applies PanDA's commands, and sends the instance heartbeat to PanDA.
+ * applies PanDA's commands, sends the instance heartbeat, worker statistics and service metrics to
+ * PanDA, and mirrors the workers/jobs tables to the central monitoring DB when one is configured.
  */
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -30,6 +32,22 @@ const central = proxyActivities<InstanceCentralActivities>({
   },
 });
 
+// The periodic reports: the next cycle is their retry, so a failing one must not hold up the loop
+// (commands, heartbeat) through a long retry series.
+const periodic = proxyActivities<InstanceCentralActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
+});
+const monitorExport = proxyActivities<InstanceCentralActivities>({
+  // Bounded by the exporter's rows-per-run limit and the central DB's statement timeout.
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
+});
+
+/** Harvester's propagator sends worker stats and service metrics every 300 s (hard-coded there). */
+const DEFAULT_WORKER_STATS_INTERVAL_S = 300;
+const DEFAULT_MONITOR_EXPORT_INTERVAL_S = 300;
+
 export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<void> {
   const { harvesterID } = input;
   const nowIso = () => new Date(Date.now()).toISOString();
@@ -44,6 +62,16 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     reload = true;
   });
   setHandler(instanceStateQuery, () => s);
+  // Runs started by an older build have histories without these activities: replaying them must
+  // not schedule new commands, so the cycles start with the next run (continue-as-new) of those.
+  const reportsEnabled = patched('instance-worker-stats-and-monitor-export');
+  const statsInterval = input.workerStatsIntervalSeconds ?? DEFAULT_WORKER_STATS_INTERVAL_S;
+  const exportInterval = input.monitorExportIntervalSeconds ?? DEFAULT_MONITOR_EXPORT_INTERVAL_S;
+  if (reportsEnabled) {
+    // Harvester reports at the first propagator cycle after start, then every interval.
+    s.nextWorkerStatsAt ??= nowIso();
+    s.nextMonitorExportAt ??= nowIso();
+  }
 
   const due = (iso: string) => Date.now() >= Date.parse(iso);
   const after = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
@@ -53,6 +81,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       Date.parse(s.nextSyncAt),
       Date.parse(s.nextCommandsAt),
       Date.parse(s.nextHeartbeatAt),
+      s.nextWorkerStatsAt ? Date.parse(s.nextWorkerStatsAt) : Number.POSITIVE_INFINITY,
+      s.nextMonitorExportAt ? Date.parse(s.nextMonitorExportAt) : Number.POSITIVE_INFINITY,
     );
     await condition(() => reload, Math.max(next - Date.now(), 1));
     if (reload || due(s.nextSyncAt)) {
@@ -77,6 +107,26 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     if (due(s.nextHeartbeatAt)) {
       await central.pandaInstanceHeartbeat({ harvesterID }).catch(() => false);
       s.nextHeartbeatAt = after(input.pandaHeartbeatIntervalSeconds);
+    }
+    if (s.nextWorkerStatsAt && due(s.nextWorkerStatsAt)) {
+      try {
+        const r = await periodic.reportWorkerStats({ harvesterID, metricsSince: s.metricsPushedUpTo });
+        s.metricsPushedUpTo = r.metricsPushedUpTo;
+        s.lastWorkerStats = { ...r, at: nowIso() };
+      } catch (err) {
+        log.warn('worker statistics cycle failed; retried next cycle', { error: (err as Error).message });
+      }
+      s.nextWorkerStatsAt = after(statsInterval);
+    }
+    if (s.nextMonitorExportAt && due(s.nextMonitorExportAt)) {
+      try {
+        const r = await monitorExport.exportMonitoringData({ harvesterID });
+        s.monitorRowsExported = (s.monitorRowsExported ?? 0) + r.rowsExported;
+        s.lastMonitorExport = { ...r, at: nowIso() };
+      } catch (err) {
+        log.warn('monitoring export failed; retried next cycle', { error: (err as Error).message });
+      }
+      s.nextMonitorExportAt = after(exportInterval);
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);

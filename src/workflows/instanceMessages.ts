@@ -1,5 +1,10 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CommandCycleResult, QueueSyncResult } from '../activities/instanceCentral';
+import type {
+  CommandCycleResult,
+  MonitoringExportSummary,
+  QueueSyncResult,
+  WorkerStatsReportResult,
+} from '../activities/instanceCentral';
 
 export function instanceWorkflowId(harvesterID: string): string {
   return `instance-${harvesterID}`;
@@ -13,6 +18,10 @@ export interface InstanceWorkflowInput {
   commandIntervalSeconds: number;
   /** Instance heartbeat to PanDA (Harvester: every 10 min). */
   pandaHeartbeatIntervalSeconds: number;
+  /** Worker statistics + service metrics to PanDA (Harvester's propagator: every 300 s). Default 300. */
+  workerStatsIntervalSeconds?: number;
+  /** Export of workers/jobs to the central monitoring DB, when one is configured. Default 300. */
+  monitorExportIntervalSeconds?: number;
   state?: InstanceWorkflowState;
 }
 
@@ -23,6 +32,14 @@ export interface InstanceWorkflowState {
   nextCommandsAt: string;
   nextHeartbeatAt: string;
   commandsApplied: number;
+  // Optional: state carried over by continue-as-new from a run that predates these cycles lacks them.
+  nextWorkerStatsAt?: string;
+  nextMonitorExportAt?: string;
+  lastWorkerStats?: WorkerStatsReportResult & { at: string };
+  lastMonitorExport?: MonitoringExportSummary & { at: string };
+  /** Where the next service-metrics push starts (newest sample PanDA accepted). */
+  metricsPushedUpTo?: string;
+  monitorRowsExported?: number;
 }
 
 /** Re-read the queue config now (after editing the file). */
