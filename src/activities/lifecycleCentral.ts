@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { syncLevelFor, toPandaWorkerReport } from '../core/pandaReport';
+import { mergeJobAttributes } from '../db/jobs';
 import type { Db } from '../db/pool';
 import {
   markSwept,
@@ -149,6 +150,11 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
       // One activity per state change instead of two: the DB first (so counts are current even
       // while PanDA is down), then the batched report.
       if (input.record) await record({ worker: input.worker, event: input.record });
+      // Push mode: the pilot's reports join the jobs' attributes before the report is built from
+      // them (job status override, metaData, output files). A merge of the same keys is idempotent.
+      for (const [pandaID, attrs] of Object.entries(input.jobAttributes ?? {})) {
+        await mergeJobAttributes(deps.db, Number(pandaID), attrs);
+      }
       if (input.kind === 'heartbeat' && input.dueAt) {
         harvesterMetrics.heartbeatLag(input.policy.queueName, (Date.now() - Date.parse(input.dueAt)) / 1000);
       }

@@ -20,6 +20,23 @@ export interface WorkersPluginCall extends PluginCall {
   workers: WorkSpec[];
 }
 
+/**
+ * Push mode: one PanDA job bound to a worker, as the pilot needs it. jobParams is the job dict
+ * PanDA's acquire_jobs returned (Harvester's JobSpec.jobParams), written as it is into the access point.
+ */
+export interface PushJob {
+  PandaID: number;
+  jobParams: Record<string, unknown>;
+}
+
+/** feedJobs: the messenger section is the params; the jobs go into the worker's access point. */
+export interface FeedJobsCall extends WorkerPluginCall {
+  jobs: PushJob[];
+}
+
+/** What the pilot reported per bound job (Harvester's workAttributes keyed by PandaID). */
+export type PilotJobAttributes = Record<string, Record<string, unknown>>;
+
 export type WorkerEventKind =
   | 'submitted'
   | 'missed'
@@ -45,6 +62,12 @@ export interface ReportWorkerInput {
   /** Write this event to the harvester DB first (idempotent), then report. */
   record?: Extract<WorkerEventKind, 'submitted' | 'missed' | 'status'>;
   policy: Pick<WorkerPolicy, 'truePilot' | 'noHeartbeat' | 'mapType' | 'queueName' | 'harvesterID'>;
+  /**
+   * Push mode, final report: the pilot's reports read from the access point (jobStatus, metaData,
+   * output files...), keyed by PandaID. Merged into the jobs' jobAttributes before the report, so
+   * the pilot's job status and output report travel with it.
+   */
+  jobAttributes?: PilotJobAttributes;
 }
 
 export interface ReportWorkerResult {

@@ -5,6 +5,7 @@
  */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { JobSpec } from '../core/specs';
 import type { PluginRegistry } from '../plugins/registry';
 import type {
   CheckWorkersReply,
@@ -13,9 +14,30 @@ import type {
   PluginResult,
   SubmitResult,
 } from '../plugins/types';
-import type { PluginCall, WorkerPluginCall, WorkersPluginCall } from './lifecycleTypes';
+import type {
+  FeedJobsCall,
+  PilotJobAttributes,
+  PluginCall,
+  WorkerPluginCall,
+  WorkersPluginCall,
+} from './lifecycleTypes';
 
 export const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
+
+/**
+ * The pilot's reports go into workflow history once per worker; an ATLAS jobReport.json can be
+ * large, so above this size its metaData is cut down to the part PanDA's Adder needs (`files`).
+ */
+const MAX_PILOT_REPORT_CHARS = 256 * 1024;
+
+function trimPilotReport(pandaID: string, attrs: Record<string, unknown>): Record<string, unknown> {
+  if (JSON.stringify(attrs).length <= MAX_PILOT_REPORT_CHARS) return attrs;
+  const meta = attrs.metaData as { files?: unknown } | undefined;
+  log.warn('pilot job report too large for workflow history: metaData cut down to its files', {
+    PandaID: pandaID,
+  });
+  return { ...attrs, metaData: meta && typeof meta === 'object' ? { files: meta.files } : undefined };
+}
 
 export interface PluginActivityDeps {
   registry: PluginRegistry;
@@ -67,6 +89,46 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     /** One kill call for many workers (one scancel / condor_rm). */
     async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
       return withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
+    },
+
+    /**
+     * Push mode, before submission (Harvester's submitter step 7): the messenger prepares the
+     * worker's access point and writes the job description where the pilot looks for it.
+     */
+    async feedJobs(call: FeedJobsCall): Promise<void> {
+      await withHeartbeats(async () => {
+        const messenger = plugin('messenger', call);
+        const worker = { ...call.worker, pandaIDs: call.jobs.map((j) => j.PandaID) };
+        if (!(await messenger.setupAccessPoints([worker])))
+          throw ApplicationFailure.retryable(`setup_access_points failed for worker ${worker.workerID}`);
+        const jobs: JobSpec[] = call.jobs.map((j) => ({
+          PandaID: j.PandaID,
+          status: 'starting',
+          subStatus: 'prepared',
+          computingSite: worker.computingSite,
+          jobParams: j.jobParams,
+          jobAttributes: {},
+        }));
+        if (!(await messenger.feedJobs(worker, jobs)))
+          throw ApplicationFailure.nonRetryable(
+            `feed_jobs failed for worker ${worker.workerID}`,
+            PERMANENT_PLUGIN_FAILURE,
+          );
+      });
+    },
+
+    /**
+     * Push mode, once the worker is final: what the pilot left in the access point (work
+     * attributes, job report with output files), keyed by PandaID, for the final job report.
+     */
+    async getWorkAttributes(call: WorkerPluginCall): Promise<PilotJobAttributes> {
+      const all = await withHeartbeats(() => plugin('messenger', call).getWorkAttributes(call.worker));
+      const out: PilotJobAttributes = {};
+      for (const [pandaID, attrs] of Object.entries(all)) {
+        if (typeof attrs === 'object' && attrs !== null && !Array.isArray(attrs))
+          out[pandaID] = trimPilotReport(pandaID, attrs as Record<string, unknown>);
+      }
+      return out;
     },
 
     async sweepWorker(call: WorkerPluginCall): Promise<PluginResult> {

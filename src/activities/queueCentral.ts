@@ -26,6 +26,7 @@ import {
   type QueueWorkerCounts,
 } from '../core/workerAdjuster';
 import { policyFromQueueConfig } from '../core/workerPolicy';
+import { bindJobsToWorker, listJobsOfWorker, upsertJobs } from '../db/jobs';
 import type { Db } from '../db/pool';
 import { getQueue, upsertQueue } from '../db/queues';
 import {
@@ -37,9 +38,11 @@ import {
 } from '../db/workers';
 import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
+import type { PandaJobDescription } from '../panda/types';
 import type { PluginParams } from '../plugins/types';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
+import type { PushJob } from './lifecycleTypes';
 
 export interface QueueCentralDeps {
   db: Db;
@@ -127,6 +130,70 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       });
       return 'unknown';
     }
+  }
+
+  /**
+   * Push mode (OneToOne): one PanDA job per new worker (Harvester's JobFetcher + the submitter's
+   * job chunks, in one step: there is no preparator stage here, so jobs go straight to `prepared`).
+   * Idempotent for a retried start: ids whose worker already has a job keep it, and only the
+   * others ask PanDA. (A reply lost between PanDA and the DB write, or a failure before the
+   * worker rows and bindings are written, leaves jobs `sent` in PanDA and unbound here; PanDA's
+   * watcher fails them after 30 min, as with Harvester's lost replies. Without a PanDA server
+   * (demo) a push queue gets no jobs and so starts no workers.)
+   */
+  async function jobsForWorkers(
+    q: QueueConfig,
+    harvesterID: string,
+    ids: readonly number[],
+  ): Promise<Map<number, PandaJobDescription>> {
+    const bound = new Map<number, PandaJobDescription>();
+    const free: number[] = [];
+    for (const id of ids) {
+      const [job] = await listJobsOfWorker(deps.db, id);
+      if (job) bound.set(id, job.jobParams as PandaJobDescription);
+      else free.push(id);
+    }
+    if (free.length === 0 || !deps.panda) return bound;
+    let acquired: PandaJobDescription[];
+    try {
+      acquired = await deps.panda.acquireJobs({
+        site_name: q.siteName,
+        n_jobs: free.length,
+        prod_source_label: q.prodSourceLabel,
+      });
+    } catch (err) {
+      // PanDA unreachable: no jobs means no workers this cycle; the next cycle asks again.
+      log.warn('acquire_jobs failed; no push-mode workers this cycle', {
+        queueName: q.queueName,
+        error: (err as Error).message,
+      });
+      return bound;
+    }
+    const jobs = acquired.slice(0, free.length);
+    await upsertJobs(
+      deps.db,
+      jobs.map((j) => ({
+        PandaID: j.PandaID,
+        taskID: typeof j.taskID === 'number' ? j.taskID : undefined,
+        attemptNr: j.attemptNr,
+        status: 'starting',
+        subStatus: 'prepared',
+        computingSite: q.queueName,
+        configID: q.configID,
+        resourceType: j.resource_type,
+        nCore: j.coreCount,
+        jobParams: j as Record<string, unknown>,
+        jobAttributes: {},
+      })),
+    );
+    for (const [i, j] of jobs.entries()) bound.set(free[i], j);
+    log.info('jobs acquired for push-mode workers', {
+      queueName: q.queueName,
+      harvesterID,
+      asked: free.length,
+      got: jobs.length,
+    });
+    return bound;
   }
 
   return {
@@ -320,6 +387,10 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
       const now = new Date().toISOString();
       const specs: WorkSpec[] = [];
+      // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
+      // no worker. ManyToOne/OneToMany are not done yet and keep the jobless behaviour.
+      const pushJobs =
+        q.mapType === 'OneToOne' ? await jobsForWorkers(q, input.harvesterID, input.ids) : undefined;
       let idx = 0;
       for (const row of input.rows) {
         for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
@@ -337,6 +408,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             creationTime: now,
           };
           const accessPointTemplate = q.messenger.accessPoint;
+          if (pushJobs) {
+            const job = pushJobs.get(worker.workerID);
+            if (!job) continue; // no job for this id: the id stays unused
+            // The worker is shaped by its job, as Harvester's worker maker does for OneToOne.
+            worker.pandaIDs = [job.PandaID];
+            worker.nCore = job.coreCount ?? worker.nCore;
+            worker.resourceType = job.resource_type ?? worker.resourceType;
+          }
           if (typeof accessPointTemplate === 'string') {
             worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, {
               harvesterID: input.harvesterID,
@@ -346,6 +425,12 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         }
       }
       await insertPendingWorkers(deps.db, specs);
+      // Bindings need the worker rows (foreign key); both writes are idempotent.
+      for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
+      const jobsOf = (w: WorkSpec): PushJob[] | undefined => {
+        const job = pushJobs?.get(w.workerID);
+        return job ? [{ PandaID: job.PandaID, jobParams: job as Record<string, unknown> }] : undefined;
+      };
       let started = 0;
       let alreadyStarted = 0;
       await forEachLimited(specs, 20, async (worker) => {
@@ -353,7 +438,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           await deps.client.workflow.start('workerLifecycleWorkflow', {
             taskQueue: deps.centralTaskQueue,
             workflowId: workerWorkflowId(input.harvesterID, q.queueName, worker.workerID),
-            args: [{ worker, policy }],
+            args: [{ worker, policy, jobs: jobsOf(worker) }],
             typedSearchAttributes: [
               { key: HarvesterQueue, value: q.queueName },
               { key: HarvesterInstance, value: input.harvesterID },

@@ -25,7 +25,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CentralLifecycleActivities } from '../activities/lifecycleCentral';
-import type { ReportKind } from '../activities/lifecycleTypes';
+import type { PilotJobAttributes, ReportKind } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
 import { nextHeartbeatAt } from '../core/heartbeatSchedule';
 import {
@@ -171,11 +171,22 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
 
   // ---- reports to PanDA: sequential, in order, retried until delivered -------------------------
   type RecordEvent = 'submitted' | 'missed' | 'status';
-  const reportQueue: Array<{ kind: ReportKind; worker: WorkSpec; dueAt?: string; record?: RecordEvent }> = [];
+  const reportQueue: Array<{
+    kind: ReportKind;
+    worker: WorkSpec;
+    dueAt?: string;
+    record?: RecordEvent;
+    jobAttributes?: PilotJobAttributes;
+  }> = [];
   let reporterRunning = false;
 
-  function enqueueReport(kind: ReportKind, dueAt?: string, record?: RecordEvent): void {
-    reportQueue.push({ kind, worker: { ...s.worker }, dueAt, record });
+  function enqueueReport(
+    kind: ReportKind,
+    dueAt?: string,
+    record?: RecordEvent,
+    jobAttributes?: PilotJobAttributes,
+  ): void {
+    reportQueue.push({ kind, worker: { ...s.worker }, dueAt, record, jobAttributes });
     s.pendingReports = reportQueue.length;
     if (!reporterRunning) void runReporter();
   }
@@ -190,6 +201,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
           kind: next.kind,
           dueAt: next.dueAt,
           record: next.record,
+          jobAttributes: next.jobAttributes,
           policy: {
             truePilot: policy.truePilot,
             noHeartbeat: policy.noHeartbeat,
@@ -244,13 +256,36 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     ).toISOString();
   }
 
+  /** Push mode: the worker carries PanDA jobs and a messenger to read the pilot's reports from. */
+  const hasPushJobs = (): boolean =>
+    policy.mapType !== 'NoJob' && policy.messenger !== undefined && (s.worker.pandaIDs?.length ?? 0) > 0;
+
+  /**
+   * Push mode, once per worker at its final status (never per poll): what the pilot reported
+   * (jobStatus, metaData, output files). A report that cannot be read must not hold up the final
+   * report: the jobs are then reported from the worker's status alone, as Harvester does.
+   */
+  async function readPilotReports(): Promise<PilotJobAttributes | undefined> {
+    try {
+      return await plugin.getWorkAttributes({ ...pluginCall, params: policy.messenger!, worker: s.worker });
+    } catch (err) {
+      log.warn('pilot reports not readable; jobs reported from the worker status', {
+        workerID: s.worker.workerID,
+        error: (err as Error).message,
+      });
+      return undefined;
+    }
+  }
+
   async function setStatus(status: WorkerStatus, fields: Partial<WorkSpec>): Promise<boolean> {
     const decision = applyWorkerStatus(s.worker.status, status);
     if (!decision.changed) return false;
     const stamps = timestampsForStatus(s.worker, decision.status, new Date(Date.now()));
     s.worker = { ...s.worker, ...fields, ...stamps, status: decision.status };
     publish();
-    enqueueReport(isFinalWorkerStatus(decision.status) ? 'final' : 'change', undefined, 'status');
+    const final = isFinalWorkerStatus(decision.status);
+    const jobAttributes = final && hasPushJobs() ? await readPilotReports() : undefined;
+    enqueueReport(final ? 'final' : 'change', undefined, 'status', jobAttributes);
     return true;
   }
 
@@ -322,6 +357,19 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     let submitted: { batchID?: string; diag: string } | undefined;
     let failure = '';
     try {
+      // Push mode: the job description goes into the access point before the pilot can start
+      // (Harvester: setup_access_points + feed_jobs before submit_workers). A failed feed makes
+      // the worker missed, and its jobs with it, like a failed submission.
+      if (input.jobs && input.jobs.length > 0) {
+        if (!policy.messenger)
+          throw new Error(`push-mode queue ${policy.queueName} has no messenger section`);
+        await plugin.feedJobs({
+          ...pluginCall,
+          params: policy.messenger,
+          worker: s.worker,
+          jobs: input.jobs,
+        });
+      }
       const r = await plugin.submitWorker({ ...pluginCall, worker: s.worker });
       submitted = r;
       s.worker = {

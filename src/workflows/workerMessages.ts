@@ -4,6 +4,7 @@
  *   temporal workflow signal --workflow-id worker-<instance>-<queue>-<id> --name kill --input '{"reason":"..."}'
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PushJob } from '../activities/lifecycleTypes';
 import type { WorkSpec } from '../core/specs';
 import type { KillReason } from '../core/stuckRules';
 import type { WorkerPolicy } from '../core/workerPolicy';
@@ -79,6 +80,11 @@ export interface WorkerLifecycleInput {
   policy: WorkerPolicy;
   /** Present after continue-as-new. */
   state?: WorkerLifecycleState;
+  /**
+   * Push mode (mapType other than NoJob): the PanDA jobs bound to this worker, fed into its access
+   * point before submission. Not carried over continue-as-new: feeding happens before submission.
+   */
+  jobs?: PushJob[];
 }
 
 export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workflowHistoryLength: number };

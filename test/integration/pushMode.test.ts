@@ -1,0 +1,239 @@
+/**
+ * Push mode (mapType OneToOne) through the queue workflow, the dummy batch plugin, the shared-file
+ * messenger and the PanDA simulator over HTTP: the submitter cycle fetches an activated job, binds
+ * it to a new worker, writes the job description into the worker's access point, the "pilot"
+ * (this test) leaves its final report there, and the job ends `finished` in PanDA with its output
+ * report. A push queue with no activated jobs starts no workers: workers are made from jobs.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { getJob, listJobsOfWorker } from '../../src/db/jobs';
+import { listLiveWorkers } from '../../src/db/workers';
+import {
+  type QueueWorkflowInput,
+  type QueueWorkflowState,
+  queueStateQuery,
+  queueWorkflowId,
+} from '../../src/workflows/queueMessages';
+import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+
+const H = 'pandaharvester.harvester';
+/** Unique per run: worker workflow ids repeat across fresh test databases on a long-lived dev server. */
+const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
+const PUSH = `PUSH_${RUN}`;
+const EMPTY = `PUSH_EMPTY_${RUN}`;
+
+function pushQueue(scratch: string, name: string): Record<string, unknown> {
+  return {
+    queueStatus: 'online',
+    mapType: 'OneToOne',
+    prodSourceLabel: 'managed',
+    nQueueLimitWorker: 3,
+    maxWorkers: 3,
+    // The worker runs after 1 s and ends after 8 s: time for the "pilot" to write its report.
+    submitter: {
+      module: `${H}submitter.dummy_submitter`,
+      name: 'DummySubmitter',
+      runAfterSeconds: 1,
+      finishAfterSeconds: 8,
+    },
+    monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
+    sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
+    workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
+    messenger: {
+      module: `${H}messenger.shared_file_messenger`,
+      name: 'SharedFileMessenger',
+      accessPoint: `${scratch}/${name}/\${workerID}`,
+    },
+    preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
+    stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+    temporal: {
+      submitterIntervalSeconds: 1,
+      monitorIntervalSeconds: 1,
+      sweeperIntervalSeconds: 1,
+      heartbeatIntervalSeconds: 3600,
+      maxConsecutiveMonitorFailures: 3,
+      keepFinished: 0,
+      keepFailed: 0,
+      keepCancelled: 0,
+      keepMissed: 0,
+    },
+  };
+}
+
+let stack: TestStack;
+
+before(async () => {
+  stack = await startTestStack({
+    queueConfig: (scratch) => ({
+      [PUSH]: pushQueue(scratch, PUSH),
+      [EMPTY]: pushQueue(scratch, EMPTY),
+    }),
+  });
+  stack.sim.control.addQueue(PUSH);
+  stack.sim.control.addQueue(EMPTY);
+});
+
+after(async () => {
+  for (const q of [PUSH, EMPTY]) {
+    await stack?.client.workflow
+      .getHandle(queueWorkflowId(stack.harvesterID, q))
+      .terminate('test over')
+      .catch(() => {});
+  }
+  await stack?.close();
+});
+
+async function startQueue(queueName: string): Promise<WorkflowHandle> {
+  const t = stack.configs.queue(queueName).temporal;
+  const input: QueueWorkflowInput = {
+    harvesterID: stack.harvesterID,
+    queueName,
+    settings: {
+      submitterIntervalSeconds: t.submitterIntervalSeconds,
+      monitorIntervalSeconds: t.monitorIntervalSeconds,
+      maxConsecutiveMonitorFailures: t.maxConsecutiveMonitorFailures,
+      autoResumeAfterMonitorRecovery: true,
+    },
+  };
+  return stack.client.workflow.start('queueWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: queueWorkflowId(stack.harvesterID, queueName),
+    args: [input],
+  });
+}
+
+const workersOf = async (queueName: string) => listLiveWorkers(stack.db, queueName, stack.harvesterID);
+
+/** Every worker row the queue ever had, swept ones included. */
+async function workersEver(queueName: string): Promise<number> {
+  const r = await stack.db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM workers WHERE computing_site = $1 AND harvester_id = $2',
+    [queueName, stack.harvesterID],
+  );
+  return r.rows[0].n;
+}
+
+test('a PanDA job is fetched, bound to a new worker, fed to the pilot and finished with its output report', async () => {
+  // Every test file has its own simulator but all share one database: a PandaID of its own keeps
+  // this job apart from the other files' jobs (real PandaIDs are unique).
+  const simJob = stack.sim.control.addJob({
+    PandaID: 9_000_000_000 + Math.floor(Math.random() * 1_000_000_000),
+    computingSite: PUSH,
+    prodSourceLabel: 'managed',
+  });
+  const pandaID = simJob.PandaID;
+  assert.equal(stack.sim.state.jobs.get(pandaID)?.status, 'activated');
+  const queue = await startQueue(PUSH);
+
+  // activated → sent, bound to exactly one worker.
+  const worker = await eventually('a worker bound to the job', async () => {
+    const ws = await workersOf(PUSH);
+    for (const w of ws) {
+      const jobs = await listJobsOfWorker(stack.db, w.workerID);
+      if (jobs.some((j) => j.PandaID === pandaID)) return w;
+    }
+    return undefined;
+  });
+  assert.equal(stack.sim.state.jobs.get(pandaID)?.status === 'activated', false, 'PanDA dispatched the job');
+
+  // The job description is in the access point, where the pilot reads it.
+  const dir = worker.accessPoint!;
+  const specFile = join(dir, 'HPCJobs.json');
+  await eventually('job description in the access point', async () => existsSync(specFile));
+  const fed = JSON.parse(readFileSync(specFile, 'utf8')) as Record<string, Record<string, unknown>>;
+  assert.equal(fed[String(pandaID)]?.PandaID, pandaID);
+  assert.equal(typeof fed[String(pandaID)]?.jobPars, 'string', 'the job parameters PanDA gave');
+
+  // The worker runs; the pilot writes its final report as a real one would.
+  await eventually(
+    'worker running',
+    async () => (await workersOf(PUSH)).find((w) => w.workerID === worker.workerID)?.status === 'running',
+  );
+  const outFiles = String(fed[String(pandaID)].outFiles).split(',');
+  writeFileSync(
+    join(dir, 'worker_attributes.json'),
+    JSON.stringify({ jobStatus: 'finished', pilotErrorCode: 0 }),
+  );
+  writeFileSync(
+    join(dir, 'jobReport.json'),
+    JSON.stringify({
+      exitCode: 0,
+      files: {
+        output: [
+          {
+            subFiles: outFiles.map((lfn, i) => ({
+              name: lfn,
+              file_guid: `guid-${pandaID}-${i}`,
+              file_size: 1000 + i,
+              checksum: `ad:0a1b2c${i}d`,
+            })),
+          },
+        ],
+      },
+    }),
+  );
+
+  // The worker finishes; PanDA's Adder finds every output and finishes the job.
+  const finished = await eventually(
+    'job final in PanDA',
+    async () => {
+      stack.sim.control.runDaemons(); // the Adder runs lazily, on requests
+      const j = stack.sim.state.jobs.get(pandaID);
+      return j?.status === 'finished' || j?.status === 'failed' ? j : undefined;
+    },
+    40000,
+  ).catch(async (err) => {
+    const w = (await workersOf(PUSH)).find((x) => x.workerID === worker.workerID);
+    const updates = stack.sim.state.jobUpdates.filter((u) => Number(u.PandaID) === pandaID);
+    throw new Error(
+      `${(err as Error).message}; PanDA job ${stack.sim.state.jobs.get(pandaID)?.status}, worker ${w?.status}, ` +
+        `job reports ${JSON.stringify(updates.map((u) => u.request.job_status))}`,
+    );
+  });
+  assert.equal(
+    finished.status,
+    'finished',
+    `job ${finished.status} in PanDA: ${finished.ddmErrorDiag ?? ''}`,
+  );
+  const simFinal = stack.sim.state.jobs.get(pandaID)!;
+  assert.deepEqual(Object.keys(simFinal.outputReport ?? {}).sort(), [...outFiles].sort());
+  assert.equal((simFinal.outputReport?.[outFiles[0]] as { fsize?: number } | undefined)?.fsize, 1000);
+  assert.ok(simFinal.metaData?.includes('"exitCode":0'), 'the pilot job report went as meta_data');
+  const reported = stack.sim.state.jobUpdates
+    .filter((u) => Number(u.PandaID) === pandaID)
+    .map((u) => String(u.request.job_status));
+  assert.equal(reported.at(-1), 'finished', `reports: ${reported.join(',')}`);
+
+  // The harvester DB: the pilot's attributes on the job, and the job closed (final report accepted).
+  const row = await eventually('job closed in the DB', async () => {
+    const j = await getJob(stack.db, pandaID);
+    return j?.subStatus === 'done' ? j : undefined;
+  });
+  assert.equal(row.status, 'finished');
+  assert.equal(row.jobAttributes.jobStatus, 'finished');
+
+  // One job, one worker: no further workers without further jobs.
+  const state = (await queue.query(queueStateQuery)) as QueueWorkflowState;
+  assert.equal(state.totals.workersStarted, 1);
+  assert.equal(await workersEver(PUSH), 1);
+});
+
+test('a push queue with no activated jobs starts no workers', async () => {
+  const queue = await startQueue(EMPTY);
+  await eventually(
+    'three submitter cycles',
+    async () => {
+      const s = (await queue.query(queueStateQuery)) as QueueWorkflowState;
+      return s.lastSubmitCycle && Date.parse(s.lastSubmitCycle.at) > Date.now() - 500 ? s : undefined;
+    },
+    20000,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  const s = (await queue.query(queueStateQuery)) as QueueWorkflowState;
+  assert.equal(s.totals.workersStarted, 0);
+  assert.equal(await workersEver(EMPTY), 0);
+});
