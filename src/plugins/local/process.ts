@@ -77,6 +77,28 @@ export async function isWorkerAlive(pid: number, accessPoint: string): Promise<b
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
+/**
+ * True while any process of the worker's process group (other than zombies) still runs. The
+ * wrapper can die of SIGTERM while a pilot that ignores SIGTERM lives on in the same group.
+ */
+export async function groupHasLiveMembers(pgid: number): Promise<boolean> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir('/proc');
+  } catch {
+    return false;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readTextIfExists(`/proc/${entry}/stat`);
+    if (!stat) continue;
+    // Fields after the parenthesised command: state ppid pgrp ...
+    const m = /\) (\S) \S+ (\d+)/.exec(stat);
+    if (m && Number(m[2]) === pgid && m[1] !== 'Z' && m[1] !== 'X') return true;
+  }
+  return false;
+}
+
 /** Signals the worker's whole process group; false when it is already gone. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {

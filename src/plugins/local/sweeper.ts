@@ -11,7 +11,7 @@ import { errorText } from '../common/files';
 import { numberParam, optionalString } from '../common/params';
 import { removeAccessPoint } from '../common/sweep';
 import type { PluginContext, PluginParams, PluginResult, Sweeper } from '../types';
-import { isWorkerAlive, localFile, readPid, signalGroup } from './process';
+import { groupHasLiveMembers, isWorkerAlive, localFile, readPid, signalGroup } from './process';
 
 const PLUGIN = 'LocalSweeper';
 
@@ -42,13 +42,14 @@ export class LocalSweeper implements Sweeper {
     await fs.writeFile(localFile(ap, 'killed'), `${new Date().toISOString()}\n`);
     signalGroup(pid, 'SIGTERM');
     const deadline = Date.now() + this.options.killGraceSeconds * 1000;
+    const alive = async () => (await isWorkerAlive(pid, ap)) || (await groupHasLiveMembers(pid));
     while (Date.now() < deadline) {
-      if (!(await isWorkerAlive(pid, ap))) return { outcome: 'success', diag: '' };
+      if (!(await alive())) return { outcome: 'success', diag: '' };
       await sleep(100);
     }
     signalGroup(pid, 'SIGKILL');
     for (let i = 0; i < 20; i++) {
-      if (!(await isWorkerAlive(pid, ap))) return { outcome: 'success', diag: 'needed SIGKILL' };
+      if (!(await alive())) return { outcome: 'success', diag: 'needed SIGKILL' };
       await sleep(50);
     }
     return { outcome: 'temporaryFailure', diag: `${PLUGIN}: process group ${pid} survived SIGKILL` };
