@@ -335,7 +335,9 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => {
+    // A failure exits at once: a half-started command may hold connections that keep Node alive.
     // Long-running commands (start, worker, edge) exit from their signal handlers.
+    if (code !== 0) process.exit(code);
     process.exitCode = code;
   });
 }
