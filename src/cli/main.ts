@@ -64,8 +64,13 @@ async function runStart(): Promise<void> {
   const log = createLogger({ pretty: true, level: settings.logLevel });
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse())
-      await stop().catch((err: Error) => log.error({ err: err.message }, 'stop failed'));
+    for (const stop of stops.reverse()) {
+      // Each step is bounded: a part that already died must not keep the others from stopping.
+      const bounded = new Promise((resolve) => setTimeout(resolve, 30000).unref());
+      await Promise.race([stop(), bounded]).catch((err: Error) =>
+        log.error({ err: err.message }, 'stop failed'),
+      );
+    }
   };
   try {
     let uiUrl = process.env.TEMPORAL_UI_URL ?? '';

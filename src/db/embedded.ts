@@ -80,5 +80,14 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   } finally {
     await admin.end();
   }
-  return { url, stop: () => pg.stop() };
+  return {
+    url,
+    // A Ctrl-C in a terminal also reaches PostgreSQL (same process group), which then shuts down
+    // by itself; the package's stop() would wait for an exit that already happened. Bound it.
+    stop: () =>
+      Promise.race([
+        pg.stop().catch(() => {}),
+        new Promise<void>((resolve) => setTimeout(resolve, 10000).unref()),
+      ]),
+  };
 }
