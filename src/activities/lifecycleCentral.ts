@@ -95,7 +95,9 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
 
   const batcher = new KeyedBatcher<ReportWorkerInput, ReportWorkerResult>({
     maxItems: MAX_REPORTS_PER_CALL,
-    windowMs: deps.reportBatchWindowMs ?? 1500,
+    // Up to 5 s for a tick's burst of heartbeats to arrive, flushed after 600 ms without a new one.
+    windowMs: deps.reportBatchWindowMs ?? 5000,
+    idleMs: deps.reportBatchWindowMs === undefined ? 600 : undefined,
     flush: sendReports,
   });
 

@@ -6,8 +6,14 @@
 export interface KeyedBatcherOptions<In, Out> {
   /** Flush a key's batch when it holds this many items. */
   maxItems: number;
-  /** Flush a key's batch this long after its first item arrived. */
+  /** Flush a key's batch at the latest this long after its first item arrived. */
   windowMs: number;
+  /**
+   * Flush earlier when no new item came for this long: a burst (one heartbeat tick's workers waking
+   * together) is taken whole however long it takes to arrive, and a lone report is not held for
+   * the full window. Default: a quarter of windowMs.
+   */
+  idleMs?: number;
   /** One bulk call; must return one result per item, in order. */
   flush(key: string, items: In[]): Promise<Out[]>;
 }
@@ -16,6 +22,7 @@ interface Pending<In, Out> {
   items: In[];
   waiters: Array<{ resolve(v: Out): void; reject(e: unknown): void }>;
   timer: NodeJS.Timeout;
+  idleTimer?: NodeJS.Timeout;
 }
 
 export class KeyedBatcher<In, Out> {
@@ -34,7 +41,12 @@ export class KeyedBatcher<In, Out> {
       }
       batch.items.push(item);
       batch.waiters.push({ resolve, reject });
-      if (batch.items.length >= this.opts.maxItems) this.flushKey(key);
+      if (batch.items.length >= this.opts.maxItems) {
+        this.flushKey(key);
+        return;
+      }
+      clearTimeout(batch.idleTimer);
+      batch.idleTimer = setTimeout(() => this.flushKey(key), this.opts.idleMs ?? this.opts.windowMs / 4);
     });
   }
 
@@ -43,6 +55,7 @@ export class KeyedBatcher<In, Out> {
     if (!batch) return;
     this.pending.delete(key);
     clearTimeout(batch.timer);
+    clearTimeout(batch.idleTimer);
     this.flushCount++;
     this.opts.flush(key, batch.items).then(
       (results) => {
