@@ -148,6 +148,9 @@ test('PanDA down for a while: reports are retried and all arrive after recovery,
   // The next two update_workers calls fail with HTTP 500 (PanDA down), then PanDA recovers.
   stack.sim.control.injectFault('harvester/update_workers', { kind: 'http500' }, 2);
   await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  // Two monitor cycles, not one: signals that land in the same workflow task are coalesced to the
+  // latest state (as Harvester reports only the state it sees), so let 'running' be applied first.
+  await waitFor(handle, 'running');
   await handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
   const pending = await eventually('reports queued while PanDA is down', async () => {
     const s = await handle.query(statusQuery);
