@@ -44,11 +44,11 @@ command -v apt-get >/dev/null 2>&1 || die "$CHROMIUM is missing and there is no 
 policy=$(apt-cache policy chromium 2>/dev/null || true)
 if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
   say "apt-get update (no candidate for chromium in the package lists)"
-  apt-get update -qq >"$APT_LOG" 2>&1 || die "apt-get update failed; see $APT_LOG"
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >"$APT_LOG" 2>&1 || die "apt-get update failed; see $APT_LOG"
 fi
 
 say "installing Debian's chromium (about 100 MB with its libraries)"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >"$APT_LOG" 2>&1 ||
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >"$APT_LOG" 2>&1 ||
   die "apt-get install chromium failed; see $APT_LOG"
 [ -x "$CHROMIUM" ] || die "apt-get install chromium succeeded but $CHROMIUM is still missing"
 check_browser

@@ -47,11 +47,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   policy=$(apt-cache policy "${missing[@]}" 2>/dev/null || true)
   if [ "$(grep -c 'Candidate: [0-9]' <<<"$policy")" -lt ${#missing[@]} ]; then
     say "apt-get update (no candidate for ${missing[*]} in the package lists)"
-    apt-get update -qq || die "apt-get update failed"
+    apt-get -o DPkg::Lock::Timeout=300 update -qq || die "apt-get update failed"
   fi
   say "installing ${missing[*]}"
   # Daemons are started below by this script; keep the package scripts from trying (no systemd).
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends slurm-wlm munge \
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends slurm-wlm munge \
     >/tmp/slurm-setup-apt.log 2>&1 || die "apt-get install slurm-wlm munge failed; see /tmp/slurm-setup-apt.log"
 else
   say "packages slurm-wlm and munge already installed"

@@ -26,7 +26,7 @@ import { createLogger } from '../../src/observability/logger';
 import { createPandaClient } from '../../src/panda';
 import { createPluginRegistry } from '../../src/plugins';
 import { createAllCentralActivities } from '../../src/worker/activities';
-import { WORKFLOWS_PATH } from '../../src/worker/centralWorker';
+import { CENTRAL_WORKER_SLOTS, WORKFLOWS_PATH } from '../../src/worker/centralWorker';
 import { type PandaSim, startPandaSim } from '../../test/panda-sim';
 
 const DUMMY = 'pandaharvester.harvester';
@@ -143,6 +143,7 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     activities,
     workflowBundle: await workflowBundle(),
     maxCachedWorkflows: 2000,
+    ...CENTRAL_WORKER_SLOTS,
     shutdownGraceTime: '2 seconds',
     ...o.workerTuning,
   });

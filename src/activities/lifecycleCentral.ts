@@ -93,11 +93,23 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
     return results;
   }
 
-  const batcher = new KeyedBatcher<ReportWorkerInput, ReportWorkerResult>({
+  /*
+   * Two batchers per queue. Heartbeats come in bursts (a tick's workers wake together): up to 5 s
+   * for the burst, flushed 600 ms after it went quiet. State changes should reach PanDA at once:
+   * they wait at most 1 s for batch mates (150 ms of quiet). The reports are local activities, so
+   * a report waiting here also holds its workflow task; short waits keep the worker's slots free.
+   */
+  const windowMs = deps.reportBatchWindowMs;
+  const heartbeatBatcher = new KeyedBatcher<ReportWorkerInput, ReportWorkerResult>({
     maxItems: MAX_REPORTS_PER_CALL,
-    // Up to 5 s for a tick's burst of heartbeats to arrive, flushed after 600 ms without a new one.
-    windowMs: deps.reportBatchWindowMs ?? 5000,
-    idleMs: deps.reportBatchWindowMs === undefined ? 600 : undefined,
+    windowMs: windowMs ?? 5000,
+    idleMs: windowMs === undefined ? 600 : undefined,
+    flush: sendReports,
+  });
+  const changeBatcher = new KeyedBatcher<ReportWorkerInput, ReportWorkerResult>({
+    maxItems: MAX_REPORTS_PER_CALL,
+    windowMs: windowMs ?? 1000,
+    idleMs: windowMs === undefined ? 150 : undefined,
     flush: sendReports,
   });
 
@@ -160,6 +172,7 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
       if (input.kind === 'heartbeat' && input.dueAt) {
         harvesterMetrics.heartbeatLag(input.policy.queueName, (Date.now() - Date.parse(input.dueAt)) / 1000);
       }
+      const batcher = input.kind === 'heartbeat' ? heartbeatBatcher : changeBatcher;
       const result = await batcher.add(input.policy.queueName, input);
       if (result.killRequested)
         log.info('PanDA asked to kill the worker', {

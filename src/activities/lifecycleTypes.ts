@@ -14,6 +14,8 @@ export interface PluginCall {
 
 export interface WorkerPluginCall extends PluginCall {
   worker: WorkSpec;
+  /** Submit only: look the worker up in the batch system even on the first attempt. */
+  lookupFirst?: boolean;
 }
 
 export interface WorkersPluginCall extends PluginCall {
@@ -27,6 +29,31 @@ export interface WorkersPluginCall extends PluginCall {
 export interface PushJob {
   PandaID: number;
   jobParams: Record<string, unknown>;
+}
+
+/**
+ * The queue's bulk submission (Harvester's submitter agent: one submit_workers call for the
+ * cycle's workers). params is the submitter section; push-mode jobs are fed through the messenger
+ * section first, keyed by workerID.
+ */
+export interface BulkSubmitCall extends WorkersPluginCall {
+  messenger?: PluginParams;
+  jobs?: Record<string, PushJob[]>;
+  /** Look every worker up in the batch system before submitting (a repeated cycle). */
+  lookupFirst?: boolean;
+}
+
+/** One worker's submission outcome, small enough to pass through the queue's history in bulk. */
+export interface SubmissionOutcome {
+  workerID: number;
+  outcome: 'success' | 'failure';
+  diag: string;
+  batchID?: string;
+  submissionHost?: string;
+  computingElement?: string;
+  queueName?: string;
+  /** When the batch system took it (ISO); the lifecycle's submitTime. */
+  submittedAt?: string;
 }
 
 /** feedJobs: the messenger section is the params; the jobs go into the worker's access point. */

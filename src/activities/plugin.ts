@@ -5,7 +5,7 @@
  */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { JobSpec } from '../core/specs';
+import type { JobSpec, WorkSpec } from '../core/specs';
 import type { PluginRegistry } from '../plugins/registry';
 import type {
   CheckWorkersReply,
@@ -15,9 +15,12 @@ import type {
   SubmitResult,
 } from '../plugins/types';
 import type {
+  BulkSubmitCall,
   FeedJobsCall,
   PilotJobAttributes,
   PluginCall,
+  PushJob,
+  SubmissionOutcome,
   WorkerPluginCall,
   WorkersPluginCall,
 } from './lifecycleTypes';
@@ -81,6 +84,17 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       return withHeartbeats(() => submitOne(call));
     },
 
+    /**
+     * The queue's bulk submission: Harvester's submit_workers for the whole cycle (one cluster
+     * condor_submit, parallel sbatch), instead of one activity per worker. Never makes two batch
+     * jobs for one worker: a retried attempt (or a repeated cycle) first looks every worker up by
+     * the worker id in its job name, and a worker whose submit failed ambiguously (a timeout may
+     * have submitted it) is looked up again before it is called failed.
+     */
+    async submitWorkers(call: BulkSubmitCall): Promise<SubmissionOutcome[]> {
+      return withHeartbeats(() => submitBulk(call));
+    },
+
     /** One bulk status query for many workers (one squeue / condor_q). */
     async checkWorkers(call: WorkersPluginCall): Promise<CheckWorkersReply> {
       return withHeartbeats(() => plugin('monitor', call).checkWorkers(call.workers));
@@ -96,25 +110,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
      * worker's access point and writes the job description where the pilot looks for it.
      */
     async feedJobs(call: FeedJobsCall): Promise<void> {
-      await withHeartbeats(async () => {
-        const messenger = plugin('messenger', call);
-        const worker = { ...call.worker, pandaIDs: call.jobs.map((j) => j.PandaID) };
-        if (!(await messenger.setupAccessPoints([worker])))
-          throw ApplicationFailure.retryable(`setup_access_points failed for worker ${worker.workerID}`);
-        const jobs: JobSpec[] = call.jobs.map((j) => ({
-          PandaID: j.PandaID,
-          status: 'starting',
-          subStatus: 'prepared',
-          computingSite: worker.computingSite,
-          jobParams: j.jobParams,
-          jobAttributes: {},
-        }));
-        if (!(await messenger.feedJobs(worker, jobs)))
-          throw ApplicationFailure.nonRetryable(
-            `feed_jobs failed for worker ${worker.workerID}`,
-            PERMANENT_PLUGIN_FAILURE,
-          );
-      });
+      await withHeartbeats(() => feed(call, call.worker, call.jobs));
     },
 
     /**
@@ -139,9 +135,106 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     },
   };
 
+  /** Push mode: the messenger prepares the access point and writes the jobs (Harvester's feed_jobs). */
+  async function feed(call: PluginCall, worker: WorkSpec, jobs: PushJob[]): Promise<void> {
+    const messenger = plugin('messenger', call);
+    const bound = { ...worker, pandaIDs: jobs.map((j) => j.PandaID) };
+    if (!(await messenger.setupAccessPoints([bound])))
+      throw ApplicationFailure.retryable(`setup_access_points failed for worker ${worker.workerID}`);
+    const specs: JobSpec[] = jobs.map((j) => ({
+      PandaID: j.PandaID,
+      status: 'starting',
+      subStatus: 'prepared',
+      computingSite: worker.computingSite,
+      jobParams: j.jobParams,
+      jobAttributes: {},
+    }));
+    if (!(await messenger.feedJobs(bound, specs)))
+      throw ApplicationFailure.nonRetryable(
+        `feed_jobs failed for worker ${worker.workerID}`,
+        PERMANENT_PLUGIN_FAILURE,
+      );
+  }
+
+  async function submitBulk(call: BulkSubmitCall): Promise<SubmissionOutcome[]> {
+    const attempt = activityInfo().attempt;
+    // The lookup is done here, once for the batch, so the submitter is told this is a first try.
+    const submitter = plugin('submitter', call, 1);
+    const outcomes = new Map<number, SubmissionOutcome>();
+    const toOutcome = (workerID: number, r: SubmitResult): SubmissionOutcome =>
+      r.outcome === 'success'
+        ? {
+            workerID,
+            outcome: 'success',
+            diag: r.diag ?? '',
+            batchID: r.batchID,
+            submissionHost: r.submissionHost,
+            computingElement: r.computingElement,
+            queueName: r.queueName,
+            submittedAt: new Date().toISOString(),
+          }
+        : { workerID, outcome: 'failure', diag: r.diag || 'submission failed' };
+
+    if ((attempt > 1 || call.lookupFirst) && submitter.findSubmittedWorkers) {
+      // A failed lookup throws: submitting blind could make a second job for a worker.
+      const found = await submitter.findSubmittedWorkers(call.workers);
+      for (const [workerID, r] of found)
+        outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
+      if (found.size > 0) log.info('repeated submission found existing batch jobs', { found: found.size });
+    }
+
+    const ready: WorkSpec[] = [];
+    for (const w of call.workers) {
+      if (outcomes.has(w.workerID)) continue;
+      const jobs = call.jobs?.[String(w.workerID)];
+      if (jobs && jobs.length > 0) {
+        try {
+          if (!call.messenger) throw new Error(`push-mode queue ${call.queueName} has no messenger section`);
+          await feed({ ...call, params: call.messenger }, w, jobs);
+        } catch (err) {
+          // The worker cannot start without its jobs: missed, like a failed submission.
+          outcomes.set(w.workerID, {
+            workerID: w.workerID,
+            outcome: 'failure',
+            diag: (err as Error).message,
+          });
+          continue;
+        }
+      }
+      ready.push(w);
+    }
+
+    const results = ready.length > 0 ? await submitter.submitWorkers(ready) : [];
+    if (results.length !== ready.length)
+      throw new Error(
+        `submitter ${call.params.module}/${call.params.name} returned ${results.length} results for ${ready.length} workers`,
+      );
+    const unsure: WorkSpec[] = [];
+    results.forEach((r, i) => {
+      const w = ready[i];
+      if (r.outcome === 'temporaryFailure' && submitter.findSubmittedWorkers) unsure.push(w);
+      outcomes.set(w.workerID, toOutcome(w.workerID, r));
+    });
+    if (unsure.length > 0) {
+      // A timed-out sbatch may have made the job after all: look before calling the worker missed.
+      const found = await submitter.findSubmittedWorkers!(unsure);
+      for (const [workerID, r] of found)
+        outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
+    }
+    const list = call.workers.map((w) => outcomes.get(w.workerID) as SubmissionOutcome);
+    const failed = list.filter((o) => o.outcome === 'failure').length;
+    log.info('bulk submission done', {
+      queueName: call.queueName,
+      workers: list.length,
+      failed,
+      attempt,
+    });
+    return list;
+  }
+
   async function submitOne(call: WorkerPluginCall): Promise<SubmitResult> {
     const submitter = plugin('submitter', call, activityInfo().attempt);
-    if (activityInfo().attempt > 1 && submitter.findSubmittedWorkers) {
+    if ((activityInfo().attempt > 1 || call.lookupFirst) && submitter.findSubmittedWorkers) {
       const found = (await submitter.findSubmittedWorkers([call.worker])).get(call.worker.workerID);
       if (found?.batchID) {
         log.info('retried submit found the existing batch job', {

@@ -32,9 +32,12 @@ import { getQueue, upsertQueue } from '../db/queues';
 import {
   allocateWorkerIds,
   countWorkersByState,
+  getWorkers,
   insertPendingWorkers,
   listLiveWorkers,
+  recordSubmission,
   recordWorkerStatus,
+  workSpecOf,
 } from '../db/workers';
 import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
@@ -42,7 +45,7 @@ import type { PandaJobDescription } from '../panda/types';
 import type { PluginParams } from '../plugins/types';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
-import type { PushJob } from './lifecycleTypes';
+import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
 
 export interface QueueCentralDeps {
   db: Db;
@@ -66,6 +69,16 @@ export interface SubmissionPlanRow {
   jobType: string;
   resourceType: string;
   n: number;
+}
+
+/** What the bulk submit (a plugin activity, maybe on an edge node) needs; it has no DB. */
+export interface PreparedSubmission {
+  pluginTaskQueue: string;
+  submitter: PluginParams;
+  messenger?: PluginParams;
+  workers: WorkSpec[];
+  /** Push mode: the jobs to feed into each worker's access point, keyed by workerID. */
+  jobs?: Record<string, PushJob[]>;
 }
 
 export interface SubmissionPlan {
@@ -194,6 +207,13 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       got: jobs.length,
     });
     return bound;
+  }
+
+  /** Push mode: the jobs bound to a worker, as its lifecycle feeds them when it submits itself. */
+  async function pushJobsOf(w: WorkSpec): Promise<PushJob[] | undefined> {
+    if (!w.pandaIDs || w.pandaIDs.length === 0) return undefined;
+    const jobs = await listJobsOfWorker(deps.db, w.workerID);
+    return jobs.map((j) => ({ PandaID: j.PandaID, jobParams: j.jobParams as Record<string, unknown> }));
   }
 
   return {
@@ -373,18 +393,18 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     },
 
     /**
-     * Creates the pending worker rows and starts one lifecycle workflow per worker. Idempotent for
-     * the same ids: rows are inserted once, and a workflow that already runs is left alone.
+     * First step of a submitter cycle's submission: creates the pending worker rows (and, in push
+     * mode, gets their PanDA jobs and binds them), and returns what the bulk submit needs. Idempotent
+     * for the same ids: rows are inserted once and a worker that already has a job keeps it.
      */
-    async startWorkers(input: {
+    async prepareWorkers(input: {
       harvesterID: string;
       queueName: string;
       configID: string;
       ids: number[];
       rows: SubmissionPlanRow[];
-    }): Promise<{ started: number; alreadyStarted: number }> {
+    }): Promise<PreparedSubmission> {
       const q = await deps.configs.byConfigID(input.queueName, input.configID);
-      const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
       const now = new Date().toISOString();
       const specs: WorkSpec[] = [];
       // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
@@ -427,18 +447,76 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       await insertPendingWorkers(deps.db, specs);
       // Bindings need the worker rows (foreign key); both writes are idempotent.
       for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
-      const jobsOf = (w: WorkSpec): PushJob[] | undefined => {
+      const jobs: Record<string, PushJob[]> = {};
+      for (const w of specs) {
         const job = pushJobs?.get(w.workerID);
-        return job ? [{ PandaID: job.PandaID, jobParams: job as Record<string, unknown> }] : undefined;
+        if (job)
+          jobs[String(w.workerID)] = [{ PandaID: job.PandaID, jobParams: job as Record<string, unknown> }];
+      }
+      return {
+        pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
+        submitter: q.submitter,
+        messenger: pushJobs ? q.messenger : undefined,
+        workers: specs,
+        jobs: pushJobs ? jobs : undefined,
       };
+    },
+
+    /**
+     * Last step of a submission: records each worker's submission (batch id) in the DB and starts
+     * one lifecycle workflow per worker, past its submit step. Without an outcome for a worker (the
+     * bulk submit failed past its retries) the lifecycle submits that worker itself, looking it up
+     * in the batch system first. Idempotent: a record is written once, a running workflow is left alone.
+     */
+    async startWorkers(input: {
+      harvesterID: string;
+      queueName: string;
+      configID: string;
+      ids: number[];
+      submissions?: SubmissionOutcome[];
+      /** Why there are no outcomes (the bulk submit's error), for the workers' story. */
+      submitError?: string;
+    }): Promise<{ started: number; alreadyStarted: number; missed: number }> {
+      const q = await deps.configs.byConfigID(input.queueName, input.configID);
+      const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
+      const outcomes = new Map((input.submissions ?? []).map((o) => [o.workerID, o]));
+      // Rows that were never made (push mode without a job) have no worker to start.
+      const workers = (await getWorkers(deps.db, input.ids)).map(workSpecOf);
+      let missed = 0;
+      await forEachLimited(workers, 10, async (w) => {
+        const o = outcomes.get(w.workerID);
+        if (!o) return;
+        if (o.outcome === 'failure') missed++;
+        // The DB knows the batch id before the lifecycle runs: the monitor's next cycle sees the job.
+        await recordSubmission(deps.db, w.workerID, {
+          status: o.outcome === 'success' ? 'submitted' : 'missed',
+          batchID: o.batchID,
+          submissionHost: o.submissionHost,
+          computingElement: o.computingElement,
+          queueName: o.queueName,
+          submitTime: o.submittedAt ? new Date(o.submittedAt) : new Date(),
+          diag: o.outcome === 'failure' ? o.diag : undefined,
+        });
+        harvesterMetrics.submissionOutcome(q.queueName, o.outcome === 'success' ? 'submitted' : 'missed');
+      });
       let started = 0;
       let alreadyStarted = 0;
-      await forEachLimited(specs, 20, async (worker) => {
+      await forEachLimited(workers, 20, async (worker) => {
+        const submission = outcomes.get(worker.workerID);
+        const summary = submission
+          ? submission.outcome === 'success'
+            ? `submitted in bulk by queue-${input.harvesterID}-${q.queueName} as batch job ${submission.batchID}`
+            : `bulk submission failed: ${submission.diag}`
+          : `submits itself (bulk submission failed: ${input.submitError ?? 'no outcome'})`;
         try {
           await deps.client.workflow.start('workerLifecycleWorkflow', {
             taskQueue: deps.centralTaskQueue,
             workflowId: workerWorkflowId(input.harvesterID, q.queueName, worker.workerID),
-            args: [{ worker, policy, jobs: jobsOf(worker) }],
+            args: [
+              submission
+                ? { worker, policy, submission }
+                : { worker, policy, jobs: await pushJobsOf(worker), lookupBeforeSubmit: true },
+            ],
             typedSearchAttributes: [
               { key: HarvesterQueue, value: q.queueName },
               { key: HarvesterInstance, value: input.harvesterID },
@@ -446,8 +524,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
               { key: HarvesterResourceType, value: worker.resourceType },
               { key: HarvesterWorkerId, value: worker.workerID },
             ],
-            memo: { queue: q.queueName, batchID: null, status: 'pending' },
+            memo: { queue: q.queueName, batchID: submission?.batchID ?? null, status: 'pending' },
             staticSummary: `worker ${worker.workerID} of ${q.queueName} (${q.submitter.name})`,
+            staticDetails: summary,
           });
           started++;
         } catch (err) {
@@ -456,8 +535,8 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         }
       });
       harvesterMetrics.workersStarted(q.queueName, started);
-      log.info('workers started', { queueName: q.queueName, started, alreadyStarted });
-      return { started, alreadyStarted };
+      log.info('workers started', { queueName: q.queueName, started, alreadyStarted, missed });
+      return { started, alreadyStarted, missed };
     },
 
     /** The queue-level settings the queue workflow needs at start. */

@@ -418,6 +418,60 @@ export async function getWorker(db: Queryable, workerID: number): Promise<Worker
   return res.rows[0] ? toWorker(res.rows[0]) : null;
 }
 
+/** Several workers by id, in id order (ids not found are left out). */
+export async function getWorkers(db: Queryable, workerIDs: readonly number[]): Promise<WorkerRecord[]> {
+  if (workerIDs.length === 0) return [];
+  const res = await db.query<WorkerRow>(
+    `${SELECT_WORKER} WHERE w.worker_id = ANY($1::bigint[]) ORDER BY w.worker_id`,
+    [workerIDs],
+  );
+  return res.rows.map(toWorker);
+}
+
+/**
+ * The WorkSpec part of a record, without the DB's bookkeeping, for workflow inputs: what travels
+ * through a history should be what the plugins need, no more.
+ */
+export function workSpecOf(w: WorkerRecord): WorkSpec {
+  const spec: WorkSpec = {
+    workerID: w.workerID,
+    computingSite: w.computingSite,
+    harvesterID: w.harvesterID,
+    configID: w.configID,
+    mapType: w.mapType,
+    status: w.status,
+    resourceType: w.resourceType,
+    jobType: w.jobType,
+    nCore: w.nCore,
+    creationTime: w.creationTime,
+  };
+  const optional = [
+    'pilotType',
+    'prodSourceLabel',
+    'minRamCount',
+    'maxDiskCount',
+    'maxWalltime',
+    'batchID',
+    'queueName',
+    'computingElement',
+    'submissionHost',
+    'nodeID',
+    'accessPoint',
+    'submitTime',
+    'startTime',
+    'endTime',
+    'nativeStatus',
+    'nativeExitCode',
+    'diagMessage',
+    'errorCode',
+  ] as const satisfies readonly (keyof WorkSpec)[];
+  for (const key of optional) {
+    if (w[key] !== undefined && w[key] !== null) (spec as unknown as Record<string, unknown>)[key] = w[key];
+  }
+  if (w.pandaIDs.length > 0) spec.pandaIDs = [...w.pandaIDs];
+  return spec;
+}
+
 /** Workers of a queue that still occupy the resource (non-final, not swept), oldest first. */
 export async function listLiveWorkers(
   db: Queryable,

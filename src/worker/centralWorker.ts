@@ -7,6 +7,17 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
+/**
+ * Slots of the central worker. A lifecycle's DB and PanDA calls are local activities, and a
+ * workflow task waiting for one keeps its slot: a report waits in the per-queue batcher for its
+ * batch mates (up to 100), so at least 100 workflow tasks must be able to wait together, or a
+ * heartbeat tick of 1,000 workers would leave in batches of 40 (the SDK's default) instead of 100.
+ */
+export const CENTRAL_WORKER_SLOTS = {
+  maxConcurrentWorkflowTaskExecutions: 120,
+  maxConcurrentLocalActivityExecutions: 200,
+} as const;
+
 export interface CentralWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -35,6 +46,7 @@ export async function createCentralWorker(o: CentralWorkerOptions): Promise<Work
     // Worker state is small (a few KB per lifecycle); cap the cache explicitly, the SDK's
     // heuristic can outgrow the workflow thread's heap (sdk-typescript #2227).
     maxCachedWorkflows: 2000,
+    ...CENTRAL_WORKER_SLOTS,
     shutdownGraceTime: '10 seconds',
     ...o.tuning,
   });

@@ -20,8 +20,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
-import type { QueueCentralActivities } from '../activities/queueCentral';
+import type { QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
 import { diffMonitorResults } from '../core/monitorDiff';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
 import {
@@ -245,6 +246,60 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     }
   }
 
+  /**
+   * Harvester's submitter step for the cycle's workers: rows (and push jobs) in the DB, ONE bulk
+   * submit_workers call through the queue's plugin (on its edge task queue if it has one), then
+   * the lifecycles start past their submit step. If the bulk call fails past its retries, each
+   * lifecycle submits its own worker, looking it up in the batch system first: no worker is lost
+   * and none gets two batch jobs.
+   */
+  async function submitWorkers(plan: SubmissionPlan, ids: number[]): Promise<number> {
+    const prepared = await central.prepareWorkers({
+      harvesterID,
+      queueName,
+      configID: plan.configID,
+      ids,
+      rows: plan.rows,
+    });
+    let submissions: SubmissionOutcome[] | undefined;
+    let submitError: string | undefined;
+    if (prepared.workers.length > 0) {
+      const plugin = proxyActivities<PluginActivities>({
+        taskQueue: prepared.pluginTaskQueue,
+        startToCloseTimeout: '10 minutes',
+        // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
+        heartbeatTimeout: '20 seconds',
+        retry: {
+          maximumAttempts: 3,
+          initialInterval: '5 seconds',
+          nonRetryableErrorTypes: ['PluginConfigError'],
+        },
+      });
+      try {
+        submissions = await plugin.submitWorkers({
+          params: prepared.submitter,
+          messenger: prepared.messenger,
+          harvesterID,
+          queueName,
+          workers: prepared.workers,
+          jobs: prepared.jobs,
+        });
+      } catch (err) {
+        submitError = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+        log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
+      }
+    }
+    const r = await central.startWorkers({
+      harvesterID,
+      queueName,
+      configID: plan.configID,
+      ids: prepared.workers.map((w) => w.workerID),
+      submissions,
+      submitError,
+    });
+    return r.started;
+  }
+
   async function submitCycle(): Promise<void> {
     s.totals.submitCycles++;
     if (s.mode !== 'running') {
@@ -278,14 +333,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
           };
           return;
         }
-        const r = await central.startWorkers({
-          harvesterID,
-          queueName,
-          configID: plan.configID,
-          ids,
-          rows: plan.rows,
-        });
-        started = r.started;
+        started = await submitWorkers(plan, ids);
         s.totals.workersStarted += started;
       }
       s.lastSubmitCycle = { at: nowIso(), submitted: started, explanation: plan.explanation };

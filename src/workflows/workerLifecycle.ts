@@ -2,7 +2,8 @@
  * One worker's whole life as one workflow (Harvester's submitter, monitor, propagator and sweeper
  * steps for that worker):
  *
- *   submit (plugin activity) → record → wait for a status change, a kill or the next timer →
+ *   submitted (normally by the queue's bulk submit; else its own plugin activity) → record →
+ *   wait for a status change, a kill or the next timer →
  *   on a change: record in the DB and report to PanDA at once → every heartbeat interval: report →
  *   on a final status: final report at once → keep for keepFinished/Failed/Cancelled/Missed hours →
  *   sweep → complete.
@@ -18,6 +19,7 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertMemo,
@@ -25,7 +27,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CentralLifecycleActivities } from '../activities/lifecycleCentral';
-import type { PilotJobAttributes, ReportKind } from '../activities/lifecycleTypes';
+import type { PilotJobAttributes, ReportKind, SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
 import { nextHeartbeatAt } from '../core/heartbeatSchedule';
 import {
@@ -55,13 +57,22 @@ const KILL_SOURCES: readonly KillSource[] = KILL_REASONS;
 /** Error type a plugin activity throws for Harvester's False (permanent failure): never retried. */
 const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
 
-const central = proxyActivities<CentralLifecycleActivities>({
+/*
+ * The central activities (harvester DB, PanDA) are LOCAL activities: they run in this worker's
+ * process, beside the workflow, and leave one marker in the history instead of a task round trip
+ * through the server (scheduled, started, completed, and the workflow task after it). That halves
+ * the server's work per lifecycle (the dev server and a small cluster are bound by it) and the
+ * history per heartbeat. They stay short: the report batcher holds a call at most 5 s, and a
+ * PanDA outage is retried with growing backoff that the SDK turns into timers past a minute.
+ * Plugin activities stay normal activities: they may run on an edge node's task queue.
+ */
+const central = proxyLocalActivities<CentralLifecycleActivities>({
   startToCloseTimeout: '1 minute',
   // DB writes: wait out a database restart rather than lose the record.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-const panda = proxyActivities<CentralLifecycleActivities>({
+const panda = proxyLocalActivities<CentralLifecycleActivities>({
   // Harvester's pandacon timeout is 180 s; a bulk call shares the window with its batch mates.
   startToCloseTimeout: '4 minutes',
   // Reports are retried until PanDA takes them: a heartbeat is never dropped, only delayed.
@@ -352,14 +363,13 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   }
 
   // ---- 1. submit -------------------------------------------------------------------------------
-  if (s.phase === 'submitting') {
-    upsertSearchAttributes([{ key: HarvesterQueue, value: policy.queueName }]);
-    let submitted: { batchID?: string; diag: string } | undefined;
-    let failure = '';
+  /**
+   * The worker submits itself (started directly, or the queue's bulk submit failed): push-mode
+   * jobs go into the access point first (Harvester: setup_access_points + feed_jobs before
+   * submit_workers); a failed feed makes the worker missed, and its jobs with it.
+   */
+  async function submitItself(): Promise<SubmissionOutcome> {
     try {
-      // Push mode: the job description goes into the access point before the pilot can start
-      // (Harvester: setup_access_points + feed_jobs before submit_workers). A failed feed makes
-      // the worker missed, and its jobs with it, like a failed submission.
       if (input.jobs && input.jobs.length > 0) {
         if (!policy.messenger)
           throw new Error(`push-mode queue ${policy.queueName} has no messenger section`);
@@ -370,26 +380,39 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
           jobs: input.jobs,
         });
       }
-      const r = await plugin.submitWorker({ ...pluginCall, worker: s.worker });
-      submitted = r;
-      s.worker = {
-        ...s.worker,
-        batchID: r.batchID,
-        submissionHost: r.submissionHost ?? s.worker.submissionHost,
-        computingElement: r.computingElement ?? s.worker.computingElement,
-        queueName: r.queueName ?? s.worker.queueName,
-        submitTime: nowIso(),
-      };
+      const r = await plugin.submitWorker({
+        ...pluginCall,
+        worker: s.worker,
+        lookupFirst: input.lookupBeforeSubmit,
+      });
+      return { workerID: s.worker.workerID, ...r, outcome: 'success', submittedAt: nowIso() };
     } catch (err) {
       // The activity failure wraps the plugin's own error, whose message is the diagnostic.
-      failure = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      const diag = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      return { workerID: s.worker.workerID, outcome: 'failure', diag };
+    }
+  }
+
+  if (s.phase === 'submitting') {
+    upsertSearchAttributes([{ key: HarvesterQueue, value: policy.queueName }]);
+    // Normally the queue has submitted this worker with its cycle's batch (one submit_workers call).
+    const outcome = input.submission ?? (await submitItself());
+    if (outcome.outcome === 'success') {
+      s.worker = {
+        ...s.worker,
+        batchID: outcome.batchID,
+        submissionHost: outcome.submissionHost ?? s.worker.submissionHost,
+        computingElement: outcome.computingElement ?? s.worker.computingElement,
+        queueName: outcome.queueName ?? s.worker.queueName,
+        submitTime: outcome.submittedAt ?? nowIso(),
+      };
     }
     s.lastCheckedAt = nowIso();
-    if (submitted) {
+    if (outcome.outcome === 'success') {
       s.worker.status = 'submitted';
       enqueueReport('change', undefined, 'submitted');
     } else {
-      s.worker = { ...s.worker, status: 'missed', diagMessage: failure, endTime: nowIso() };
+      s.worker = { ...s.worker, status: 'missed', diagMessage: outcome.diag, endTime: nowIso() };
       enqueueReport('final', undefined, 'missed');
     }
     publish();

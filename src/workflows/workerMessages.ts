@@ -4,7 +4,7 @@
  *   temporal workflow signal --workflow-id worker-<instance>-<queue>-<id> --name kill --input '{"reason":"..."}'
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PushJob } from '../activities/lifecycleTypes';
+import type { PushJob, SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { WorkSpec } from '../core/specs';
 import type { KillReason } from '../core/stuckRules';
 import type { WorkerPolicy } from '../core/workerPolicy';
@@ -85,6 +85,13 @@ export interface WorkerLifecycleInput {
    * point before submission. Not carried over continue-as-new: feeding happens before submission.
    */
   jobs?: PushJob[];
+  /**
+   * Set when the queue submitted the worker in bulk: the lifecycle starts past its submit step
+   * with this outcome. Absent: the lifecycle submits the worker itself.
+   */
+  submission?: SubmissionOutcome;
+  /** Submitting itself after a bulk submit failed: look the worker up in the batch system first. */
+  lookupBeforeSubmit?: boolean;
 }
 
 export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workflowHistoryLength: number };

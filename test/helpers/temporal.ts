@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../src/worker/centralWorker';
+import { CENTRAL_WORKER_SLOTS, WORKFLOWS_PATH } from '../../src/worker/centralWorker';
 import { TEST_NAMESPACE, testTemporalAddress } from './env';
 
 let runtimeInstalled = false;
@@ -41,6 +41,7 @@ export async function testWorker(opts: { taskQueue: string; activities: object }
     ...(bundlePath
       ? { workflowBundle: { code: readFileSync(bundlePath, 'utf8') } }
       : { workflowsPath: WORKFLOWS_PATH }),
+    ...CENTRAL_WORKER_SLOTS,
     shutdownGraceTime: '2 seconds',
   });
 }

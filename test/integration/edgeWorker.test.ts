@@ -18,7 +18,15 @@ import { uniqueName } from '../helpers/temporal';
 
 const QUEUE = 'EDGE_DUMMY';
 const H = 'pandaharvester.harvester';
-const PLUGIN_ACTIVITIES = new Set(['submitWorker', 'checkWorkers', 'killWorkers', 'sweepWorker']);
+const PLUGIN_ACTIVITIES = new Set([
+  'submitWorkers',
+  'submitWorker',
+  'feedJobs',
+  'checkWorkers',
+  'killWorkers',
+  'sweepWorker',
+  'getWorkAttributes',
+]);
 const edgeTaskQueue = uniqueName('edge-site');
 
 let stack: TestStack;
@@ -128,7 +136,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
   const edgeIdentities = new Set([`${edge.pid}@`, `${restarted.pid}@`]);
   const finished = await finishedWorkers();
   const workflowIds = [queueId, ...finished.map((id) => workerWorkflowId(stack.harvesterID, QUEUE, id))];
-  let pluginTasks = 0;
+  const pluginTasks = new Map<string, number>();
   for (const id of workflowIds) {
     const history = await stack.client.workflow.getHandle(id).fetchHistory();
     const scheduled = new Map<string, string>();
@@ -139,7 +147,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
       if (started) {
         const type = scheduled.get(String(started.scheduledEventId));
         if (type && PLUGIN_ACTIVITIES.has(type)) {
-          pluginTasks++;
+          pluginTasks.set(type, (pluginTasks.get(type) ?? 0) + 1);
           const identity = String(started.identity);
           assert.ok(
             [...edgeIdentities].some((prefix) => identity.startsWith(prefix)),
@@ -149,7 +157,20 @@ test('the edge process does every batch command; a killed edge loses nothing and
       }
     }
   }
-  assert.ok(pluginTasks >= finished.length * 2, `plugin activities seen: ${pluginTasks}`);
+  // The queue submits each cycle's workers in one bulk call and checks them in one call; each
+  // finished worker is swept by its own lifecycle.
+  const seen = JSON.stringify(Object.fromEntries(pluginTasks));
+  assert.ok((pluginTasks.get('submitWorkers') ?? 0) >= 1, `bulk submissions on the edge: ${seen}`);
+  assert.ok((pluginTasks.get('checkWorkers') ?? 0) >= 1, `bulk status queries on the edge: ${seen}`);
+  const { rows: swept } = await stack.db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM workers WHERE computing_site = $1 AND harvester_id = $2 AND status = 'finished' AND swept_at IS NOT NULL",
+    [QUEUE, stack.harvesterID],
+  );
+  assert.ok(swept[0].n >= 1, 'some finished workers were swept');
+  assert.ok(
+    (pluginTasks.get('sweepWorker') ?? 0) >= swept[0].n,
+    `sweeps on the edge: ${seen}, ${swept[0].n} swept`,
+  );
 
   // 2. one batch job per worker: every finished worker has its own job record and batch id.
   const batchIDs = new Set<string>();

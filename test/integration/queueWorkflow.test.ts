@@ -30,6 +30,7 @@ import {
   resumeUpdate,
   setLimitsUpdate,
 } from '../../src/workflows/queueMessages';
+import { workerWorkflowId } from '../../src/workflows/workerMessages';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const DUMMY = 'pandaharvester.harvester';
@@ -86,6 +87,8 @@ const Q = {
   CYCLE: `Q_CYCLE_${RUN}`,
   PAUSE: `Q_PAUSE_${RUN}`,
   FAIL: `Q_FAIL_${RUN}`,
+  BULK: `Q_BULK_${RUN}`,
+  BROKEN: `Q_BROKEN_${RUN}`,
   SHARED: `Q_SHARED_${RUN}`,
   K_SUB: `K_SUB_${RUN}`,
   K_RUN: `K_RUN_${RUN}`,
@@ -107,6 +110,9 @@ const MAIN_QUEUES: Record<string, (scratch: string) => QueueSpec> = {
     maxWorkers: 3,
     submitter: { runAfterSeconds: 1, finishAfterSeconds: 3 },
   }),
+  // 5. bulk submission, and the fallback when the bulk call fails
+  [Q.BULK]: () => ({ nQueueLimitWorker: 5, maxWorkers: 5, maxNewWorkersPerCycle: 5 }),
+  [Q.BROKEN]: () => ({ nQueueLimitWorker: 2, maxWorkers: 2, submitter: { submitOutcome: 'sometimes' } }),
   // 4. failing status query
   [Q.FAIL]: (scratch) => ({
     nQueueLimitWorker: 2,
@@ -323,6 +329,103 @@ test('maxNewWorkersPerCycle caps every cycle: 7 workers arrive as 2 + 2 + 2 + 1'
     const s = await stateOf(h);
     assert.ok(s.totals.submitCycles >= 4, `${s.totals.submitCycles} cycles`);
     assert.match(s.lastSubmitCycle?.explanation ?? '', /0 by queueLimitReached/);
+  } finally {
+    await terminateQuietly(stack.client, h.workflowId);
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 2b. bulk submission
+
+/**
+ * Activities in a workflow's history, in order, with the first argument of the scheduled ones:
+ * normal activities (scheduled events) and local ones (the SDK's marker, whose data names the type).
+ */
+async function scheduledActivities(client: Client, workflowId: string) {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const decode = (data?: Uint8Array | null) =>
+    data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a)
+      return [
+        { type: String(a.activityType?.name), local: false, arg: decode(a.input?.payloads?.[0]?.data) },
+      ];
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName === 'core_local_activity') {
+      const data = decode(m.details?.data?.payloads?.[0]?.data) as { activity_type?: string } | undefined;
+      return [{ type: String(data?.activity_type), local: true, arg: undefined }];
+    }
+    return [];
+  });
+}
+
+test('a submitter cycle submits its workers in ONE bulk submitWorkers call; the lifecycles start past the submit step', async () => {
+  const h = await startQueue(stack, Q.BULK);
+  try {
+    await eventually(
+      '5 workers submitted',
+      async () => (await liveByStatus(stack, Q.BULK)).submitted?.length === 5,
+    );
+    const queueActivities = await scheduledActivities(stack.client, h.workflowId);
+    const bulk = queueActivities.filter((a) => a.type === 'submitWorkers');
+    assert.equal(bulk.length, 1, `bulk submit calls: ${queueActivities.map((a) => a.type).join(', ')}`);
+    assert.equal(bulk[0].arg.workers.length, 5, 'all five workers in the one call');
+
+    const rows = await live(stack, Q.BULK);
+    assert.equal(new Set(rows.map((w) => w.batchID)).size, 5, 'five workers, five batch jobs');
+    for (const w of rows) {
+      assert.ok(w.batchID && w.submitTime, `worker ${w.workerID} recorded with its batch id`);
+      // The DB has the batch id before the lifecycle's first step has run: wait for that step.
+      const types = await eventually(`worker ${w.workerID} first step`, async () => {
+        const list = (
+          await scheduledActivities(stack.client, workerWorkflowId(stack.harvesterID, Q.BULK, w.workerID))
+        ).map((a) => a.type);
+        return list.length > 0 ? list : undefined;
+      });
+      assert.ok(!types.includes('submitWorker'), `worker ${w.workerID} submitted again by itself: ${types}`);
+      assert.equal(
+        types[0],
+        'reportWorker',
+        `worker ${w.workerID} starts by reporting its submission: ${types}`,
+      );
+      const d = await stack.client.workflow
+        .getHandle(workerWorkflowId(stack.harvesterID, Q.BULK, w.workerID))
+        .describe();
+      assert.equal(d.memo?.batchID, w.batchID, 'the memo carries the batch id from the start');
+    }
+    // PanDA heard of each submission once.
+    const reported = stack.sim.state.workerUpdates.filter((u) =>
+      rows.some((w) => w.workerID === Number(u.request.workerID)),
+    );
+    assert.equal(reported.filter((u) => u.request.status === 'submitted').length, 5);
+  } finally {
+    await terminateQuietly(stack.client, h.workflowId);
+    for (const w of await live(stack, Q.BULK))
+      await terminateQuietly(stack.client, workerWorkflowId(stack.harvesterID, Q.BULK, w.workerID));
+  }
+});
+
+test('a bulk submit that fails makes each worker submit itself; a broken submitter ends them missed with its diagnostic', async () => {
+  const h = await startQueue(stack, Q.BROKEN);
+  try {
+    const missed = await eventually('workers missed', async () => {
+      const rows = await createdRows(stack, Q.BROKEN);
+      return rows.filter((r) => r.status === 'missed').length >= 2 ? rows : undefined;
+    });
+    const first = missed.find((r) => r.status === 'missed')!;
+    const wid = workerWorkflowId(stack.harvesterID, Q.BROKEN, first.workerID);
+    const result = await stack.client.workflow.getHandle(wid).result();
+    assert.equal(result.worker.status, 'missed');
+    assert.match(
+      result.worker.diagMessage ?? '',
+      /DummySubmitter.*submitOutcome/,
+      'the plugin says what is wrong',
+    );
+    const types = (await scheduledActivities(stack.client, wid)).map((a) => a.type);
+    assert.ok(types.includes('submitWorker'), `the worker tried itself after the bulk call failed: ${types}`);
+    const state = await stateOf(h);
+    assert.ok(state.totals.submitCycles >= 1);
   } finally {
     await terminateQuietly(stack.client, h.workflowId);
   }

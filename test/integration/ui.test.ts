@@ -275,7 +275,8 @@ test('the Temporal UI lists the workers of a queue by HarvesterQueue and shows a
       const submit = await historyEventId(page, 'Activity Task Scheduled', 'submitWorker');
       const signal = await historyEventId(page, 'Workflow Execution Signaled', 'statusChanged');
       // Rows are newest first: the first reportWorker row records and reports the status change.
-      const record = await historyEventId(page, 'Activity Task Scheduled', 'reportWorker');
+      // Reports are local activities: the UI lists them as "Local Activity" rows of type reportWorker.
+      const record = await historyEventId(page, 'Local Activity', 'reportWorker');
       return submit && signal && record
         ? { ok: true, value: { submit, signal, record } }
         : { ok: false, seen: `submitWorker ${submit}, statusChanged ${signal}, reportWorker ${record}` };
@@ -283,7 +284,7 @@ test('the Temporal UI lists the workers of a queue by HarvesterQueue and shows a
     assert.ok(
       ids.submit < ids.signal && ids.signal < ids.record,
       `history order: submitWorker scheduled at event ${ids.submit}, statusChanged signalled at ` +
-        `${ids.signal}, reportWorker scheduled at ${ids.record}; expected them in that order`,
+        `${ids.signal}, reportWorker recorded at ${ids.record}; expected them in that order`,
     );
     // A window tall enough for the whole history (the table scrolls inside the page, so a full-page
     // screenshot alone would cut it), and the pointer out of the way of tooltips.
