@@ -228,6 +228,9 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
   return {
     /** Starts a queue workflow for every active queue and stops the ones gone or offline. */
     async syncQueues(input: { harvesterID: string }): Promise<QueueSyncResult> {
+      // The instance's queue config from PanDA, when one is configured and due (never throws:
+      // a failure keeps the last good copy and shows up in the load errors).
+      await deps.configs.refresh();
       const result = deps.configs.load();
       const errors = result.errors.map((e) => e.message);
       const active = result.queues.filter((q) => q.active);

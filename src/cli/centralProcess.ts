@@ -7,17 +7,18 @@ import { readFileSync } from 'node:fs';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { type QueueConfigSource, QueueConfigStore } from '../config/queueConfigStore';
+import { createRemoteDocumentFetcher } from '../config/remoteDocument';
 import type { HarvesterSettings } from '../config/settings';
 import { HarvesterInstance } from '../core/searchAttributes';
 import { openHarvesterDatabase } from '../db/bootstrap';
 import type { Logger } from '../observability/logger';
 import { installTemporalLogging } from '../observability/temporalLogging';
-import type { PandaCommunicator } from '../panda';
+import type { AuthOptions, PandaCommunicator } from '../panda';
 import { createPluginRegistry } from '../plugins';
 import { connectClient, connectWorkerConnection } from '../temporal/connection';
 import { createAllCentralActivities } from '../worker/activities';
 import { createCentralWorker } from '../worker/centralWorker';
-import { instanceWorkflowId } from '../workflows/instanceMessages';
+import { instanceWorkflowId, reloadQueuesSignal } from '../workflows/instanceMessages';
 
 export interface CentralProcessOptions {
   settings: HarvesterSettings;
@@ -27,6 +28,8 @@ export interface CentralProcessOptions {
   /** Start (or find) the instance workflow, which starts the queue workflows. */
   startInstance: boolean;
   queueSyncIntervalSeconds?: number;
+  /** Credentials for an https: remote queue config (the PanDA client's: HARVESTER_PANDA_*). */
+  remoteQueueConfigAuth?: AuthOptions;
 }
 
 export interface CentralProcess {
@@ -40,15 +43,45 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
   const { settings, log } = o;
   installTemporalLogging(log, { metricsPort: settings.metricsPort });
   const database = await openHarvesterDatabase(settings, log);
+  let refreshTimer: NodeJS.Timeout | undefined;
   try {
     const connection = await connectWorkerConnection(settings.temporal);
     const client = await connectClient(settings.temporal);
     const registry = createPluginRegistry();
+    const remote = settings.remoteQueueConfig;
     const configs = new QueueConfigStore(o.queueSource, {
       db: database.db,
       harvesterID: settings.harvesterID,
       registry,
+      queueList: settings.queueList,
+      remote: remote && {
+        ...remote,
+        fetch: createRemoteDocumentFetcher({ auth: o.remoteQueueConfigAuth }),
+      },
     });
+    if (settings.queueList.includes('DYNAMIC')) {
+      log.warn(
+        { queueList: settings.queueList },
+        'queueList DYNAMIC: queues assigned by CRIC are not resolved here; it serves every local and remote queue, like ALL',
+      );
+    }
+    if (remote) {
+      // Harvester downloads the instance's config when it comes up: a restart picks up changes.
+      // A failure is logged with the other load errors below.
+      const r = await configs.refresh({ force: true });
+      if (r.status === 'fetched') log.info({ url: r.url }, 'remote queue config fetched');
+    }
+    // Processes that do not run the instance's queue sync still follow the remote config.
+    refreshTimer = remote
+      ? setInterval(() => {
+          configs.refresh().then(
+            (r) => {
+              if (r.status === 'failed' && r.error) log.warn({ url: r.url }, r.error);
+            },
+            () => {},
+          );
+        }, Math.min(remote.refreshIntervalSeconds, 60) * 1000).unref()
+      : undefined;
     const loaded = configs.load();
     for (const e of loaded.errors) log.error({ file: e.file, queue: e.queue, field: e.field }, e.message);
     log.info(
@@ -99,7 +132,14 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
         log.info({ workflowId: instanceWorkflowId(settings.harvesterID) }, 'instance workflow started');
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        // A restart finds its instance running and resumes serving it: nothing to do.
+        // A restart finds its instance running and resumes serving it; the queue set is synced
+        // now rather than at the next interval, so a changed config takes effect with the restart.
+        await client.workflow
+          .getHandle(instanceWorkflowId(settings.harvesterID))
+          .signal(reloadQueuesSignal)
+          .catch((e: Error) =>
+            log.warn({ err: e.message }, 'could not ask the instance to reload its queues'),
+          );
         log.info(
           { workflowId: instanceWorkflowId(settings.harvesterID) },
           'instance workflow already running',
@@ -110,6 +150,7 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       worker,
       done,
       async stop() {
+        clearInterval(refreshTimer);
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await done.catch((err: Error) => log.error({ err: err.message }, 'worker stopped with an error'));
         await client.connection.close();
@@ -118,6 +159,7 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       },
     };
   } catch (err) {
+    clearInterval(refreshTimer);
     await database.close();
     throw err;
   }

@@ -13,12 +13,23 @@ import { migrate, migrationStatus } from '../db/migrate';
 import { DEMO_QUEUE, demoQueueConfig } from '../demo/demoQueueConfig';
 import { createLogger, type Logger } from '../observability/logger';
 import { installTemporalLogging } from '../observability/temporalLogging';
-import { createPandaClient, type PandaCommunicator } from '../panda';
+import { type AuthOptions, createPandaClient, type PandaCommunicator } from '../panda';
 import { createPluginRegistry } from '../plugins';
 import { connectWorkerConnection } from '../temporal/connection';
 import { startCentralProcess } from './centralProcess';
 import { CliUsageError, registerOperateCommands } from './operateCommands';
 import { registerQueuesCommands } from './queuesCommand';
+
+/** The PanDA credentials (also used for an https: remote queue config, as Harvester's cacher does). */
+function pandaAuthFromEnv(): AuthOptions {
+  return {
+    tokenFile: process.env.HARVESTER_PANDA_TOKEN_FILE || undefined,
+    origin: process.env.HARVESTER_PANDA_ORIGIN || undefined,
+    certFile: process.env.HARVESTER_PANDA_CERT_FILE || undefined,
+    keyFile: process.env.HARVESTER_PANDA_KEY_FILE || undefined,
+    caFile: process.env.HARVESTER_PANDA_CA_FILE || undefined,
+  };
+}
 
 function pandaFromEnv(settings: HarvesterSettings, log: Logger): PandaCommunicator | undefined {
   const url = process.env.HARVESTER_PANDA_URL;
@@ -26,16 +37,13 @@ function pandaFromEnv(settings: HarvesterSettings, log: Logger): PandaCommunicat
   return createPandaClient({
     baseUrl: url,
     harvesterId: settings.harvesterID,
-    auth: {
-      tokenFile: process.env.HARVESTER_PANDA_TOKEN_FILE || undefined,
-      origin: process.env.HARVESTER_PANDA_ORIGIN || undefined,
-      certFile: process.env.HARVESTER_PANDA_CERT_FILE || undefined,
-      keyFile: process.env.HARVESTER_PANDA_KEY_FILE || undefined,
-      caFile: process.env.HARVESTER_PANDA_CA_FILE || undefined,
-    },
+    auth: pandaAuthFromEnv(),
     logger: log,
   });
 }
+
+/** With only a remote queue config, the local layer is empty. */
+const NO_LOCAL_QUEUE_CONFIG: QueueConfigSource = { inline: {}, name: '(no local queue config file)' };
 
 /** Waits for SIGINT/SIGTERM once, then runs stop; a second signal exits at once. */
 function onShutdown(log: Logger, stop: () => Promise<void>): void {
@@ -99,7 +107,9 @@ async function runStart(): Promise<void> {
     }
     const queueSource: QueueConfigSource = settings.queueConfigFile
       ? { file: settings.queueConfigFile }
-      : { inline: demoQueueConfig(settings.dataDir), name: 'embedded demo queue config' };
+      : settings.remoteQueueConfig
+        ? NO_LOCAL_QUEUE_CONFIG
+        : { inline: demoQueueConfig(settings.dataDir), name: 'embedded demo queue config' };
     const central = await startCentralProcess({
       settings,
       log,
@@ -107,6 +117,7 @@ async function runStart(): Promise<void> {
       panda,
       startInstance: true,
       queueSyncIntervalSeconds: 60,
+      remoteQueueConfigAuth: pandaAuthFromEnv(),
     });
     stops.push(() => central.stop());
     const queue = settings.queueConfigFile ? '<QUEUE>' : DEMO_QUEUE;
@@ -118,7 +129,7 @@ async function runStart(): Promise<void> {
         'temporal-harvester is running.',
         `  Temporal UI:     ${ui}/namespaces/${settings.temporal.namespace}/workflows`,
         `  instance:        ${settings.harvesterID} (workflow instance-${settings.harvesterID})`,
-        `  queue config:    ${settings.queueConfigFile ?? 'embedded demo (queue DEMO_LOCAL, local processes as pilots)'}`,
+        `  queue config:    ${settings.queueConfigFile ?? (settings.remoteQueueConfig ? '(none local)' : 'embedded demo (queue DEMO_LOCAL, local processes as pilots)')}${settings.remoteQueueConfig ? ` + ${settings.remoteQueueConfig.url}` : ''}`,
         `  PanDA:           ${simUrl ? `simulator at ${simUrl}` : process.env.HARVESTER_PANDA_URL}`,
         `  harvester DB:    ${settings.databaseUrl ? 'HARVESTER_DATABASE_URL' : `embedded PostgreSQL in ${settings.dataDir}/pg`}`,
         '',
@@ -145,16 +156,19 @@ async function runWorker(opts: { queueConfig?: string; instance: boolean }): Pro
   const settings = loadSettings();
   const log = createLogger({ level: settings.logLevel });
   const file = opts.queueConfig ?? settings.queueConfigFile;
-  if (!file)
-    throw new CliUsageError('harvester worker: set HARVESTER_QUEUE_CONFIG or pass --queue-config FILE');
-  if (!existsSync(file))
+  if (!file && !settings.remoteQueueConfig)
+    throw new CliUsageError(
+      'harvester worker: set HARVESTER_QUEUE_CONFIG or pass --queue-config FILE (or set HARVESTER_QUEUE_CONFIG_URL)',
+    );
+  if (file && !existsSync(file))
     throw new CliUsageError(`harvester worker: queue config file ${file} does not exist`);
   const central = await startCentralProcess({
     settings,
     log,
-    queueSource: { file },
+    queueSource: file ? { file } : NO_LOCAL_QUEUE_CONFIG,
     panda: pandaFromEnv(settings, log),
     startInstance: opts.instance,
+    remoteQueueConfigAuth: pandaAuthFromEnv(),
   });
   onShutdown(log, () => central.stop());
   await central.done;

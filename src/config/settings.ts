@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { parseQueueList, QUEUE_LIST_ALL } from '../core/queueConfig/queueList';
 
 export interface TemporalSettings {
   address: string;
@@ -22,12 +23,26 @@ export interface HarvesterSettings {
   dataDir: string;
   embeddedPostgresPort: number;
   queueConfigFile?: string;
+  /** Harvester [qconf] queueList: queue names, or ALL / DYNAMIC (HARVESTER_QUEUE_LIST; default ALL). */
+  queueList: string[];
+  /**
+   * Harvester [qconf] configFromCacher with the cacher's `queues_config_file` line: the instance's
+   * queue config fetched from PanDA and merged under the local file. undefined = local file only.
+   */
+  remoteQueueConfig?: RemoteQueueConfigSettings;
   temporal: TemporalSettings;
   logLevel: string;
   /** Port of the Prometheus /metrics endpoint; undefined = no endpoint. */
   metricsPort?: number;
   /** Central PostgreSQL the workers/jobs tables are mirrored to for monitoring; undefined = no export. */
   monitorDatabaseUrl?: string;
+}
+
+export interface RemoteQueueConfigSettings {
+  /** http(s): or file: URL, `${harvesterID}` already substituted (HARVESTER_QUEUE_CONFIG_URL). */
+  url: string;
+  /** Seconds between fetches (Harvester [cacher] refreshInterval 10 min; HARVESTER_QUEUE_CONFIG_REFRESH_SECONDS). */
+  refreshIntervalSeconds: number;
 }
 
 export class SettingsError extends Error {
@@ -57,6 +72,34 @@ export function monitorDatabaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env):
   return env.HARVESTER_MONITOR_DATABASE_URL || undefined;
 }
 
+/** HARVESTER_QUEUE_CONFIG_URL with `${harvesterID}` filled in; only http:, https: and file: URLs. */
+function remoteQueueConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+  harvesterID: string,
+): RemoteQueueConfigSettings | undefined {
+  const raw = env.HARVESTER_QUEUE_CONFIG_URL;
+  if (!raw) return undefined;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Harvester's placeholder, meant literally
+  const url = raw.split('${harvesterID}').join(harvesterID);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SettingsError(
+      `environment variable HARVESTER_QUEUE_CONFIG_URL=${JSON.stringify(raw)}: expected an http(s): or file: URL`,
+    );
+  }
+  if (!['http:', 'https:', 'file:'].includes(parsed.protocol)) {
+    throw new SettingsError(
+      `environment variable HARVESTER_QUEUE_CONFIG_URL=${JSON.stringify(raw)}: expected an http(s): or file: URL, got ${parsed.protocol}`,
+    );
+  }
+  return {
+    url,
+    refreshIntervalSeconds: intFromEnv(env, 'HARVESTER_QUEUE_CONFIG_REFRESH_SECONDS', 600, 1, 86400),
+  };
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HarvesterSettings {
   const address = env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
   if (!/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
@@ -82,6 +125,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     dataDir: resolve(cwd, env.HARVESTER_DATA_DIR || '.data'),
     embeddedPostgresPort: intFromEnv(env, 'HARVESTER_EMBEDDED_PG_PORT', 5433, 1, 65535),
     queueConfigFile: env.HARVESTER_QUEUE_CONFIG || undefined,
+    queueList: env.HARVESTER_QUEUE_LIST ? parseQueueList(env.HARVESTER_QUEUE_LIST) : [QUEUE_LIST_ALL],
+    remoteQueueConfig: remoteQueueConfigFromEnv(env, harvesterID),
     logLevel: env.HARVESTER_LOG_LEVEL || 'info',
     metricsPort: env.HARVESTER_METRICS_PORT
       ? intFromEnv(env, 'HARVESTER_METRICS_PORT', 0, 1, 65535)

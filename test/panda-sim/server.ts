@@ -124,6 +124,8 @@ export interface PandaSim {
   /** Server root, e.g. http://127.0.0.1:41234 */
   origin: string;
   port: number;
+  /** Where the simulated cache server serves an instance's queue config (set_instance_config). */
+  queueConfigUrl(harvesterId: string): string;
   state: SimState;
   calls: SimCall[];
   control: SimControl;
@@ -210,6 +212,10 @@ export async function startPandaSim(opts: SimOptions = {}): Promise<PandaSim> {
     }
     if (parts[0] === 'sim') {
       await handleSimControl(parts.slice(1).join('/'), req.method ?? 'GET', url, rawBody, res);
+      return;
+    }
+    if (parts[0] === 'cache') {
+      await handleCacheFile(parts.slice(1), req, res);
       return;
     }
     // URL grammar: /api/<version>/<module>/<method>, exactly 4 segments.
@@ -402,6 +408,61 @@ export async function startPandaSim(opts: SimOptions = {}): Promise<PandaSim> {
     }
   }
 
+  /**
+   * The files PanDA's cache server hands out; here the instance configs set by operators:
+   * GET /cache/harvester_configs/<harvester_id>.json (the remote queue config Harvester's cacher
+   * downloads). Anonymous reads are allowed; a bad token is refused. Faults are injected under
+   * the endpoint name `cache/harvester_configs`.
+   */
+  async function handleCacheFile(path: string[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = path.length === 2 && path[0] === 'harvester_configs' ? /^(.+)\.json$/.exec(path[1]) : null;
+    const endpoint = m ? 'cache/harvester_configs' : `cache/${path.join('/')}`;
+    const call: SimCall = {
+      seq: state.nextSeq(),
+      at: clock.now(),
+      endpoint,
+      method: req.method ?? 'GET',
+      args: m ? { harvester_id: decodeURIComponent(m[1]) } : {},
+      httpStatus: 200,
+      authenticated: false,
+      gzipped: false,
+    };
+    calls.push(call);
+    const fail = (status: number, text: string) => {
+      call.httpStatus = status;
+      sendText(res, status, text);
+    };
+    if (!m || req.method !== 'GET') return fail(404, `ERROR : no such file /cache/${path.join('/')}`);
+    const fault = takeFault(endpoint);
+    if (fault) call.fault = fault.kind;
+    if (fault?.kind === 'reset') {
+      call.httpStatus = 0;
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'http500') {
+      const status = fault.status ?? 500;
+      return fail(status, status === 503 ? JSON_503 : 'ERROR : internal server error (injected)');
+    }
+    if (fault?.kind === 'http403') return fail(403, 'ERROR : Token authentication failed. injected fault');
+    if (fault?.kind === 'rejected')
+      return fail(404, `ERROR : ${fault.message ?? 'file not found (injected)'}`);
+    if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 5000));
+    const ident = authenticate(req);
+    if (ident === 'bad-token' || ident === 'no-origin') {
+      return fail(403, 'ERROR : Token authentication failed. Invalid token');
+    }
+    call.authenticated = ident !== undefined;
+    const config = state.instanceConfigs.get(call.args.harvester_id as string);
+    if (config === undefined) return fail(404, `ERROR : no such file /cache/${path.join('/')}`);
+    const text = JSON.stringify(config);
+    call.success = true;
+    // A proxy cutting the reply in half.
+    const body = fault?.kind === 'malformed' ? text.slice(0, Math.max(1, Math.floor(text.length / 2))) : text;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
   /** undefined = anonymous; 'bad-token' / 'no-origin' = refuse with 403. */
   function authenticate(req: IncomingMessage): SimIdentity | undefined | 'bad-token' | 'no-origin' {
     const authz = req.headers.authorization;
@@ -561,6 +622,8 @@ export async function startPandaSim(opts: SimOptions = {}): Promise<PandaSim> {
     url: `${origin}/api/v1`,
     origin,
     port,
+    queueConfigUrl: (harvesterId) =>
+      `${origin}/cache/harvester_configs/${encodeURIComponent(harvesterId)}.json`,
     state,
     calls,
     control,

@@ -9,7 +9,14 @@ export {
   type QueueLimits,
   WORKER_LIMIT_ATTRS,
 } from './limits';
-export { loadQueueConfigFile, parseQueueConfig } from './load';
+export { loadQueueConfigFile, parseQueueConfig, readQueueConfigDocument } from './load';
+export {
+  layerQueueEntry,
+  type MergedQueueConfig,
+  mergeQueueConfigDocuments,
+  parseLayeredQueueConfig,
+  type QueueConfigLayer,
+} from './merge';
 export {
   expandPlaceholders,
   PlaceholderError,
@@ -17,6 +24,14 @@ export {
   placeholdersIn,
   workerIdDigits,
 } from './placeholders';
+export {
+  applyQueueList,
+  parseQueueList,
+  QUEUE_LIST_ALL,
+  QUEUE_LIST_DYNAMIC,
+  QUEUE_LIST_SOURCE,
+  queueListIsOpen,
+} from './queueList';
 export { type ResolveQueueResult, resolveQueue } from './resolve';
 export { pluginTaskQueueOf } from './temporalSection';
 export type {

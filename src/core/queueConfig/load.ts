@@ -7,7 +7,7 @@ import { Diagnostics } from './diagnostics';
 import { isPlainObject } from './json';
 import { resolveQueue } from './resolve';
 import { isTemplateEntry } from './templates';
-import type { QueueConfig, QueueConfigLoadResult, QueueConfigOptions } from './types';
+import type { ConfigError, QueueConfig, QueueConfigLoadResult, QueueConfigOptions } from './types';
 
 /**
  * Parses and resolves a queue-config document given as JSON text or an already parsed value.
@@ -64,6 +64,30 @@ export function loadQueueConfigFile(path: string, options: QueueConfigOptions = 
     return finish([], [], diag);
   }
   return parseQueueConfig(text, path, options);
+}
+
+/**
+ * Reads a queue-config file as a JSON document without resolving it (for merging with the remote
+ * config first). An unreadable file, bad JSON or a non-object is reported and gives no document.
+ */
+export function readQueueConfigDocument(path: string): {
+  document: Record<string, unknown> | undefined;
+  errors: ConfigError[];
+} {
+  const diag = new Diagnostics(path);
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    diag.error({ queue: null, field: '' }, reason, 'a readable queue-config JSON file');
+  }
+  const parsed = text === undefined ? undefined : parseJson(text, diag);
+  if (parsed !== undefined && !isPlainObject(parsed)) {
+    diag.error({ queue: null, field: '' }, parsed, 'a JSON object mapping queue names to queue entries');
+    return { document: undefined, errors: diag.errors };
+  }
+  return { document: parsed as Record<string, unknown> | undefined, errors: diag.errors };
 }
 
 /** Templates are only checked for what belongs to them alone; their content is checked in each queue using them. */
