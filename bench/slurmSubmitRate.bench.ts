@@ -5,28 +5,42 @@
  *   raw        N sequential `sbatch --parsable` calls from a loop (one process after the other,
  *              spawned the way the plugin spawns them) → jobs/s. Run before AND after the
  *              harvester phase; the baseline is their mean, both are reported.
- *   harvester  N worker lifecycle workflows started directly (as the queue's startWorkers activity
- *              does: 20 starts in flight), timed from the first start until the DB shows all N
- *              `submitted` with a batch id (polled every 25 ms) → workers/s.
+ *   harvester  the product's own submission path: the real queue workflow (queueWorkflow, started
+ *              as the instance workflow starts it) for a Slurm pull queue whose limits let ONE
+ *              submitter cycle submit all N workers (nQueueLimitWorker = maxWorkers =
+ *              maxNewWorkersPerCycle = N, and N activated jobs in the PanDA simulator). Its cycle is
+ *              planSubmission → allocateWorkerIds → prepareWorkers (pending rows) → ONE plugin
+ *              activity submitWorkers (the SlurmSubmitter runs sbatch nProcesses at a time) →
+ *              startWorkers (batch ids into the DB, then the lifecycles start past their submit).
+ *              Timed from the moment the submitter cycle begins (planSubmission scheduled, from the
+ *              queue's history) until the DB shows all N `submitted` with a batch id (polled every
+ *              25 ms) → workers/s. The time from the workflow start (which includes the queue's
+ *              first monitor cycle, run before the first submitter cycle) is reported too.
  *   ratio      harvester / raw, target ≥ 0.9.
  *
- * Each phase starts on an idle slurmctld: the previous phase's jobs are cancelled and waited out.
- * A warm-up of a few lifecycles runs first (workflow bundle loaded, DB pool open, JIT warm) so the
- * phase measures the rate, not the process start. The job script sleeps, so no job ends during a
- * phase (job completions would add slurmctld work to one phase and not the other).
+ * Each phase starts on an idle slurmctld: the previous phase's jobs are cancelled and waited out,
+ * and its queue workflow is stopped and its lifecycles terminated. A warm-up round (a queue of its
+ * own, 5 workers) runs first (workflow bundle loaded, DB pool open, JIT warm) so the phase
+ * measures the rate, not the process start. The job script sleeps, so no job ends during a phase.
  *
- * Afterwards, the plugins' own command timestamps and the workflows' histories say where the
- * harvester's time went: waiting for a worker slot, the idempotency squeue, sbatch, the DB write.
+ * Afterwards, the queue's history and the plugin's own command timestamps say where the time went:
+ * plan, prepare, the bulk submit (and the sbatch calls inside it), the DB record and the starts.
+ * A control phase runs the same queue on the dummy plugin (no Slurm): the Temporal/DB side alone.
  *
  * Standalone (own dev server on 7533, own DB): node --import tsx bench/slurmSubmitRate.bench.ts
+ * N: HARVESTER_BENCH_SLURM_N (default 100). The submitter's nProcesses (an operator's setting in
+ * the queue config; plugin default 8): HARVESTER_BENCH_SLURM_NPROCESSES.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { HarvesterInstance, HarvesterQueue } from '../src/core/searchAttributes';
 import { runCommand } from '../src/plugins/exec';
-import { workerLifecycleWorkflow } from '../src/workflows/workerLifecycle';
+import type { queueWorkflow } from '../src/workflows/queue';
+import { type QueueWorkflowInput, queueWorkflowId, stopQueueSignal } from '../src/workflows/queueMessages';
 import { workerWorkflowId } from '../src/workflows/workerMessages';
 import {
+  type ActivitySpan,
   type BenchResult,
   CONTROL_QUEUE,
   cancelJobsTagged,
@@ -51,8 +65,21 @@ const WARM_UP = 5;
 const TARGET_RATIO = 0.9;
 /** Bound on one harvester phase; whatever is submitted by then is reported. */
 const PHASE_LIMIT_MS = 120_000;
-const START_CONCURRENCY = 20;
 const JOB_SCRIPT = '#!/bin/bash\nsleep 300\n';
+/** The SlurmSubmitter's parallel sbatch calls; undefined = the plugin's default (8). */
+const N_PROCESSES = process.env.HARVESTER_BENCH_SLURM_NPROCESSES
+  ? Number(process.env.HARVESTER_BENCH_SLURM_NPROCESSES)
+  : undefined;
+const SLURM_QUEUE = 'BENCH_SLURM_SUBMIT';
+const WARM_QUEUE = 'BENCH_SLURM_WARMUP';
+/** The submitter cycle's activities, in order. */
+const CYCLE_STEPS = [
+  'planSubmission',
+  'allocateWorkerIds',
+  'prepareWorkers',
+  'submitWorkers',
+  'startWorkers',
+];
 
 interface RawRun {
   seconds: number;
@@ -85,64 +112,119 @@ async function rawSbatchLoop(tag: string, run: number, dir: string, script: stri
 }
 
 interface HarvesterRun {
-  seconds: number;
-  perSecond: number;
-  submitted: number;
-  startSeconds: number;
-  workerIDs: number[];
-  t0: number;
   queueName: string;
+  expected: number;
+  submitted: number;
+  /** Just before the client's start call. */
+  t0: number;
+  /** When the DB showed all `expected` workers submitted with a batch id (NaN: never, in time). */
+  doneAt: number;
+  /** The queue's history, read after the queue workflow was stopped. */
+  timeline: Timeline;
+  /** planSubmission scheduled: the submitter cycle's beginning (NaN if it never began). */
+  cycleStart: number;
+  /** Seconds from cycleStart (the measured ones) and from t0 to all recorded. */
+  seconds: number;
+  secondsFromStart: number;
+  perSecond: number;
+  workerIDs: number[];
   cpu: string;
+  explanation: string;
 }
 
-async function harvesterPhase(
+/** Workers of one queue of this stack: how many are submitted with a batch id, and all their ids. */
+async function countWorkers(
   stack: SlurmStack,
-  n: number,
-  queueName = stack.queueName,
-): Promise<HarvesterRun> {
-  const policy = stack.policyOf(queueName);
-  const workers = await stack.newPendingWorkers(n, queueName);
-  const ids = workers.map((w) => w.workerID);
+  queueName: string,
+): Promise<{ submitted: number; ids: number[] }> {
+  const r = await stack.db.query<{ worker_id: string; ok: boolean }>(
+    `SELECT worker_id, (status = 'submitted' AND batch_id IS NOT NULL) AS ok
+       FROM workers WHERE computing_site = $1 AND harvester_id = $2`,
+    [queueName, stack.harvesterID],
+  );
+  return { submitted: r.rows.filter((x) => x.ok).length, ids: r.rows.map((x) => Number(x.worker_id)) };
+}
+
+/**
+ * Starts the queue workflow as the instance workflow does, waits until the DB shows `expected`
+ * workers submitted with a batch id, then stops the queue (stop signal; it completes once its
+ * cycle is over) and reads its history.
+ */
+async function harvesterPhase(stack: SlurmStack, queueName: string, expected: number): Promise<HarvesterRun> {
+  const q = stack.configs.queue(queueName);
+  const input: QueueWorkflowInput = {
+    harvesterID: stack.harvesterID,
+    queueName,
+    settings: {
+      submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
+      monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
+      maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
+      autoResumeAfterMonitorRecovery: true,
+    },
+  };
   const meter = cpuMeter(stack.temporalAddress);
   const t0 = nowMs();
-  let startSeconds = Number.NaN;
-  const starting = forEachLimited(workers, START_CONCURRENCY, async (w) => {
-    await stack.client.workflow.start(workerLifecycleWorkflow, {
-      taskQueue: stack.taskQueue,
-      workflowId: workerWorkflowId(stack.harvesterID, queueName, w.workerID),
-      args: [{ worker: w, policy }],
-    });
-  }).then(() => {
-    startSeconds = (nowMs() - t0) / 1000;
+  const handle = await stack.client.workflow.start<typeof queueWorkflow>('queueWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: queueWorkflowId(stack.harvesterID, queueName),
+    args: [input],
+    typedSearchAttributes: [
+      { key: HarvesterQueue, value: queueName },
+      { key: HarvesterInstance, value: stack.harvesterID },
+    ],
+    staticSummary: `queue ${queueName} of bench instance ${stack.harvesterID}`,
   });
   const deadline = Date.now() + PHASE_LIMIT_MS;
   let submitted = 0;
   let doneAt = Number.NaN;
   while (Date.now() < deadline) {
-    const r = await stack.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM workers WHERE worker_id = ANY($1::bigint[]) AND status = 'submitted' AND batch_id IS NOT NULL`,
-      [ids],
-    );
-    submitted = Number(r.rows[0].n);
-    if (submitted >= n) {
+    submitted = (await countWorkers(stack, queueName)).submitted;
+    if (submitted >= expected) {
       doneAt = nowMs();
       break;
     }
     await sleep(25);
   }
+  const end = Number.isNaN(doneAt) ? nowMs() : doneAt;
   const cpu = meter();
-  await starting;
-  const seconds = ((Number.isNaN(doneAt) ? nowMs() : doneAt) - t0) / 1000;
+  // The stop is handled once the running cycle (its startWorkers) is over: the history is then complete.
+  await handle.signal(stopQueueSignal, { reason: 'bench phase over' });
+  const final = await Promise.race([
+    handle.result().catch(() => undefined),
+    sleep(60_000).then(() => undefined),
+  ]);
+  if (!final) await handle.terminate('bench phase over: did not stop in 60 s').catch(() => {});
+  const history = await handle.fetchHistory();
+  const timeline = timelineOf(history.events ?? []);
+  const plan = timeline.activities.find((a) => a.name === 'planSubmission');
+  const cycleStart = plan?.scheduledMs ?? Number.NaN;
+  const seconds = (end - cycleStart) / 1000;
+  const { ids } = await countWorkers(stack, queueName);
   return {
-    seconds,
-    perSecond: submitted / seconds,
-    submitted,
-    startSeconds,
-    workerIDs: ids,
-    t0,
     queueName,
+    expected,
+    submitted,
+    t0,
+    doneAt,
+    timeline,
+    cycleStart,
+    seconds,
+    secondsFromStart: (end - t0) / 1000,
+    perSecond: submitted / seconds,
+    workerIDs: ids,
     cpu,
+    explanation: final?.lastSubmitCycle?.explanation ?? '',
   };
+}
+
+/** Ends one phase's lifecycles (they would sit until their heartbeat timers) so the server is idle. */
+async function terminateLifecycles(stack: SlurmStack, run: HarvesterRun): Promise<void> {
+  await forEachLimited(run.workerIDs, 20, async (id) => {
+    await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, run.queueName, id))
+      .terminate('bench phase over')
+      .catch(() => {});
+  });
 }
 
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
@@ -167,68 +249,95 @@ function maxInFlight(spans: Array<{ startMs: number; endMs: number }>): number {
   return best;
 }
 
-/** Where the harvester phase's time went, from the plugin command log and the workflow histories. */
-async function explain(stack: SlurmStack, run: HarvesterRun): Promise<string> {
+/** The parts of the measured time, in ms, for the summary line (sums to the measured time). */
+interface Breakdown {
+  waited: number;
+  ran: Record<string, number>;
+  between: number;
+}
+
+/** Where the harvester phase's time went, from the queue's history and the plugin command log. */
+function explain(stack: SlurmStack, run: HarvesterRun): string {
+  const tl = run.timeline;
+  const at = (ms: number | undefined) => {
+    if (ms === undefined || Number.isNaN(ms)) return '?';
+    const d = (ms - run.cycleStart) / 1000;
+    return `${d < 0 ? '−' : '+'}${Math.abs(d).toFixed(3)} s`;
+  };
+  const ranMs = (a: ActivitySpan) =>
+    a.startedMs !== undefined && a.completedMs !== undefined ? fmt(a.completedMs - a.startedMs) : '?';
+  const since = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? '?' : fmt(b - a);
+  // The cycle's steps: the first of each name at or after the cycle's start.
+  const steps = CYCLE_STEPS.map((name) =>
+    tl.activities.find((a) => a.name === name && a.scheduledMs >= run.cycleStart),
+  ).filter((a): a is ActivitySpan => a !== undefined);
+  const beforeCycle = tl.activities.filter((a) => a.scheduledMs < run.cycleStart);
+  const lastBefore = beforeCycle[beforeCycle.length - 1];
+  const lines: string[] = [
+    `queue workflow (not timed): client start call at ${at(run.t0)}, first workflow task started ${at(tl.workflowTasks[0]?.startedMs)}; then the first monitor cycle: ${beforeCycle.map((a) => `${a.name} scheduled ${at(a.scheduledMs)}, ran ${ranMs(a)}`).join('; ') || 'nothing'}; ${since(lastBefore?.completedMs, run.cycleStart)} from its end to planSubmission scheduled; workflow tasks before the cycle scheduled at ${
+      tl.workflowTasks
+        .filter((w) => w.scheduledMs < run.cycleStart)
+        .map((w) => at(w.scheduledMs))
+        .join(', ') || 'none'
+    } (the queue's loop first waits on condition() with a timeout of max(due − now, 1 ms): a server timer)`,
+    `adjuster: ${run.explanation || '?'}`,
+  ];
+  const bd: Breakdown = { waited: 0, ran: {}, between: 0 };
+  let prevEnd: number | undefined;
+  for (const a of steps) {
+    if (prevEnd !== undefined) bd.between += a.scheduledMs - prevEnd;
+    const wait = a.startedMs !== undefined ? a.startedMs - a.scheduledMs : Number.NaN;
+    const ran =
+      a.startedMs !== undefined && a.completedMs !== undefined ? a.completedMs - a.startedMs : Number.NaN;
+    if (!Number.isNaN(wait)) bd.waited += wait;
+    if (!Number.isNaN(ran)) bd.ran[a.name] = ran;
+    lines.push(
+      `${a.name}: scheduled ${at(a.scheduledMs)}, waited for a slot ${Number.isNaN(wait) ? '?' : fmt(wait)}, ran ${Number.isNaN(ran) ? '?' : fmt(ran)} (until ${at(a.completedMs)})`,
+    );
+    prevEnd = a.completedMs;
+  }
+  lines.push(`between the steps (workflow task round trips): ${fmt(bd.between)} in all`);
+  const submit = steps.find((a) => a.name === 'submitWorkers');
+  const start = steps.find((a) => a.name === 'startWorkers');
   const sbatch = stack.log.of('sbatch', run.t0);
   const squeue = stack.log.of('squeue', run.t0);
-  const timelines: Timeline[] = [];
-  await forEachLimited(run.workerIDs, 10, async (id) => {
-    const h = await stack.client.workflow
-      .getHandle(workerWorkflowId(stack.harvesterID, run.queueName, id))
-      .fetchHistory();
-    timelines.push(timelineOf(h.events ?? []));
-  });
-  const spans = (name: string) => timelines.flatMap((t) => t.activities.filter((a) => a.name === name));
-  const wait = (name: string) =>
-    spans(name)
-      .filter((a) => a.startedMs !== undefined)
-      .map((a) => (a.startedMs as number) - a.scheduledMs);
-  const run_ = (name: string) =>
-    spans(name)
-      .filter((a) => a.startedMs !== undefined && a.completedMs !== undefined)
-      .map((a) => (a.completedMs as number) - (a.startedMs as number));
-  const first = timelines.map((t) => t.workflowTasks[0]).filter((w) => w?.startedMs !== undefined);
-  const firstWftWait = first.map((w) => (w.startedMs as number) - w.scheduledMs);
-  const firstWftRun = first
-    .filter((w) => w.completedMs !== undefined)
-    .map((w) => (w.completedMs as number) - (w.startedMs as number));
-  const allWft = timelines.flatMap((t) => t.workflowTasks).filter((w) => w.startedMs !== undefined);
-  const wftWait = allWft.map((w) => (w.startedMs as number) - w.scheduledMs);
-  const submitToRecord = timelines
-    .map((t) => {
-      const s = t.activities.find((a) => a.name === 'submitWorker');
-      const r = t.activities.find((a) => a.name === 'recordWorker');
-      return s?.completedMs !== undefined && r?.completedMs !== undefined
-        ? r.completedMs - s.completedMs
-        : Number.NaN;
-    })
-    .filter((x) => !Number.isNaN(x));
-  const sbatchSpanS =
-    sbatch.length > 0
-      ? (Math.max(...sbatch.map((s) => s.endMs)) - Math.min(...sbatch.map((s) => s.startMs))) / 1000
-      : 0;
-  const firstSbatch =
-    sbatch.length > 0 ? (Math.min(...sbatch.map((s) => s.startMs)) - run.t0) / 1000 : Number.NaN;
-  const lastSbatch =
-    sbatch.length > 0 ? (Math.max(...sbatch.map((s) => s.endMs)) - run.t0) / 1000 : Number.NaN;
-  // The control phase (dummy plugin) runs no Slurm command: its lines would only say "none".
-  const slurmLines =
-    sbatch.length === 0
-      ? []
-      : [
-          `sbatch: ${sbatch.length} calls over ${sbatchSpanS.toFixed(2)} s (first began at +${firstSbatch.toFixed(2)} s, last ended at +${lastSbatch.toFixed(2)} s), ${maxInFlight(sbatch)} at most in flight, each ${stats(sbatch.map((s) => s.endMs - s.startMs))}`,
-          `squeue (idempotency look-up before each sbatch): ${squeue.length} calls, ${maxInFlight(squeue)} at most in flight, each ${stats(squeue.map((s) => s.endMs - s.startMs))}`,
-        ];
-  return [
-    `starts issued in ${run.startSeconds.toFixed(2)} s; all recorded at +${run.seconds.toFixed(2)} s`,
-    ...slurmLines,
-    `first workflow task: waited in the task queue ${stats(firstWftWait)}; took ${stats(firstWftRun)}`,
-    `all ${allWft.length} workflow tasks: waited ${stats(wftWait)}`,
-    run.cpu,
-    `submitWorker: waited for a worker slot ${stats(wait('submitWorker'))}; ran ${stats(run_('submitWorker'))}`,
-    `reportWorker (batched, 1.5 s window): waited ${stats(wait('reportWorker'))}; ran ${stats(run_('reportWorker'))}`,
-    `submitWorker done → recordWorker done (WFT + DB write): ${stats(submitToRecord)}`,
-  ].join('\n  ');
+  if (sbatch.length > 0) {
+    const first = Math.min(...sbatch.map((s) => s.startMs));
+    const last = Math.max(...sbatch.map((s) => s.endMs));
+    const each = sbatch.map((s) => s.endMs - s.startMs);
+    const inFlight = maxInFlight(sbatch);
+    lines.push(
+      `sbatch (inside submitWorkers): ${sbatch.length} calls from ${at(first)} to ${at(last)} (${((last - first) / 1000).toFixed(2)} s, ${(sbatch.length / ((last - first) / 1000)).toFixed(1)} calls/s), ${inFlight} at most in flight, each ${stats(each)}; submitWorkers started → first sbatch ${since(submit?.startedMs, first)}, last sbatch → submitWorkers completed ${since(last, submit?.completedMs)}`,
+      `squeue during the phase: ${squeue.length} calls`,
+    );
+  }
+  lines.push(
+    `startWorkers: started ${at(start?.startedMs)}; all ${run.expected} recorded in the DB (seen by the 25 ms poll) ${since(start?.startedMs, run.doneAt)} later, at ${at(run.doneAt)}; the lifecycle starts after that ended at ${at(start?.completedMs)}`,
+  );
+  // The measured interval, split: planSubmission … startWorkers started (+ the DB record part of it).
+  const recordPart =
+    start?.startedMs !== undefined && !Number.isNaN(run.doneAt) ? run.doneAt - start.startedMs : 0;
+  const parts = [
+    ...Object.entries(bd.ran)
+      .filter(([name]) => name !== 'startWorkers')
+      .map(([name, ms]) => `${name} ${fmt(ms)}`),
+    `startWorkers up to all recorded ${fmt(recordPart)}`,
+    `waiting for activity slots ${fmt(bd.waited)}`,
+    `workflow tasks between steps ${fmt(bd.between)}`,
+  ];
+  lines.push(`measured ${fmt(run.seconds * 1000)} = ${parts.join(' + ')} (± the 25 ms poll)`, run.cpu);
+  return lines.join('\n  ');
+}
+
+/** The rate counted up to startWorkers' end: every lifecycle started too, not only recorded. */
+function lifecyclesRate(run: HarvesterRun): string {
+  const start = run.timeline.activities.find(
+    (a) => a.name === 'startWorkers' && a.scheduledMs >= run.cycleStart,
+  );
+  if (start?.completedMs === undefined) return 'lifecycle starts did not finish';
+  const s = (start.completedMs - run.cycleStart) / 1000;
+  return `${(run.submitted / s).toFixed(1)} workers/s, ${s.toFixed(2)} s, counted until all lifecycles were started`;
 }
 
 export async function runSlurmSubmitRateBench(
@@ -236,35 +345,51 @@ export async function runSlurmSubmitRateBench(
 ): Promise<BenchResult[]> {
   ensureSlurm();
   const tag = `sbrate${Date.now().toString(36)}`;
-  const stack = await startSlurmStack({ env, tag, queueName: 'BENCH_SLURM_SUBMIT', template: JOB_SCRIPT });
-  const started: HarvesterRun[] = [];
+  const limits = { maxWorkers: N, nQueueLimitWorker: N, maxNewWorkersPerCycle: N };
+  const stack = await startSlurmStack({
+    env,
+    tag,
+    queueName: SLURM_QUEUE,
+    template: JOB_SCRIPT,
+    extras: {
+      moreSlurmQueues: [WARM_QUEUE],
+      attributes: limits,
+      slurmSubmitter: N_PROCESSES === undefined ? {} : { nProcesses: N_PROCESSES },
+    },
+  });
   try {
+    // A pull queue submits no more pilots than PanDA has activated jobs: N for the measured queues,
+    // WARM_UP for the warm-up queue (which so submits WARM_UP workers under the same limits).
+    stack.sim.control.addJobs(N, { computingSite: SLURM_QUEUE });
+    stack.sim.control.addJobs(N, { computingSite: CONTROL_QUEUE });
+    stack.sim.control.addJobs(WARM_UP, { computingSite: WARM_QUEUE });
     const script = join(stack.scratch, 'raw-job.sh');
     writeFileSync(script, JOB_SCRIPT, { mode: 0o755 });
 
-    // Warm-up: one small harvester round, then an idle Slurm again.
-    const warm = await harvesterPhase(stack, WARM_UP);
-    started.push(warm);
+    // Warm-up: one small queue round, then an idle Slurm and Temporal again.
+    const warm = await harvesterPhase(stack, WARM_QUEUE, WARM_UP);
+    await terminateLifecycles(stack, warm);
     await cancelJobsTagged(tag);
 
     const raw1 = await rawSbatchLoop(tag, 1, stack.scratch, script);
     await cancelJobsTagged(tag);
 
-    const h = await harvesterPhase(stack, N);
-    started.push(h);
-    const why = await explain(stack, h);
+    const h = await harvesterPhase(stack, SLURM_QUEUE, N);
+    const why = explain(stack, h);
+    const load = loadavg()[0];
+    await terminateLifecycles(stack, h);
     await cancelJobsTagged(tag);
 
-    const load = { harvester: loadavg()[0] };
-    // Control: the same lifecycles on the dummy plugin, no Slurm: the Temporal/DB side alone.
-    const control = await harvesterPhase(stack, N, CONTROL_QUEUE);
-    started.push(control);
-    const controlWhy = await explain(stack, control);
+    // Control: the same queue on the dummy plugin, no Slurm: the Temporal/DB side alone.
+    const control = await harvesterPhase(stack, CONTROL_QUEUE, N);
+    const controlWhy = explain(stack, control);
+    await terminateLifecycles(stack, control);
 
     const raw2 = await rawSbatchLoop(tag, 2, stack.scratch, script);
     const rawRate = mean([raw1.perSecond, raw2.perSecond]);
     const ratio = h.submitted === N ? h.perSecond / rawRate : 0;
     const allRaw = [...raw1.sbatchMs, ...raw2.sbatchMs];
+    const nProcesses = N_PROCESSES === undefined ? 'plugin default 8' : `${N_PROCESSES}, set by the bench`;
     return [
       {
         name: `raw sbatch loop (N=${N}, sequential)`,
@@ -273,16 +398,16 @@ export async function runSlurmSubmitRateBench(
         note: `before: ${raw1.perSecond.toFixed(1)} jobs/s (${raw1.seconds.toFixed(2)} s), after: ${raw2.perSecond.toFixed(1)} jobs/s (${raw2.seconds.toFixed(2)} s); one sbatch ${stats(allRaw)}`,
       },
       {
-        name: `harvester Slurm submission (N=${N} lifecycles → batch id recorded)`,
+        name: `harvester Slurm submission (queue workflow, one cycle of N=${N} → batch ids recorded; nProcesses ${nProcesses})`,
         value: h.perSecond,
         unit: 'workers/s',
-        note: `${h.submitted}/${N} submitted in ${h.seconds.toFixed(2)} s (1-min load average ${load.harvester.toFixed(1)} on ${cpus().length} CPUs)\n  ${why}`,
+        note: `${h.submitted}/${N} submitted in ${h.seconds.toFixed(2)} s from the cycle's start (${lifecyclesRate(h)}; ${(h.submitted / h.secondsFromStart).toFixed(1)} workers/s, ${h.secondsFromStart.toFixed(2)} s, from the workflow start call; 1-min load average ${load.toFixed(1)} on ${cpus().length} CPUs)\n  ${why}`,
       },
       {
-        name: `control: same lifecycles on the dummy plugin (N=${N}, no Slurm)`,
+        name: `control: the same queue on the dummy plugin (N=${N}, no Slurm)`,
         value: control.perSecond,
         unit: 'workers/s',
-        note: `${control.submitted}/${N} submitted in ${control.seconds.toFixed(2)} s\n  ${controlWhy}`,
+        note: `${control.submitted}/${N} submitted in ${control.seconds.toFixed(2)} s from the cycle's start\n  ${controlWhy}`,
       },
       {
         name: 'harvester / raw sbatch submit rate',
@@ -294,13 +419,23 @@ export async function runSlurmSubmitRateBench(
     ];
   } finally {
     await cancelJobsTagged(tag).catch(() => 0);
-    // The lifecycles would otherwise sit until their heartbeat timers: end them so the server is idle.
-    const lifecycles = started.flatMap((r) =>
-      r.workerIDs.map((id) => workerWorkflowId(stack.harvesterID, r.queueName, id)),
-    );
-    await forEachLimited(lifecycles, 20, async (workflowId) => {
+    // Whatever a failed phase left: its queue workflow and every lifecycle this instance started.
+    for (const name of [WARM_QUEUE, SLURM_QUEUE, CONTROL_QUEUE]) {
       await stack.client.workflow
-        .getHandle(workflowId)
+        .getHandle(queueWorkflowId(stack.harvesterID, name))
+        .terminate('bench over')
+        .catch(() => {});
+    }
+    const left = await stack.db
+      .query<{ worker_id: string; computing_site: string }>(
+        'SELECT worker_id, computing_site FROM workers WHERE harvester_id = $1',
+        [stack.harvesterID],
+      )
+      .then((r) => r.rows)
+      .catch(() => []);
+    await forEachLimited(left, 20, async (w) => {
+      await stack.client.workflow
+        .getHandle(workerWorkflowId(stack.harvesterID, w.computing_site, Number(w.worker_id)))
         .terminate('bench over')
         .catch(() => {});
     });

@@ -202,16 +202,28 @@ const H = 'pandaharvester.harvester';
  */
 export const CONTROL_QUEUE = 'BENCH_DUMMY_CONTROL';
 
+/** Optional additions to the bench's queue config (all absent: the config killLatency uses). */
+export interface SlurmQueueExtras {
+  /** More Slurm queues with the same settings as the main one (e.g. a warm-up queue of its own). */
+  moreSlurmQueues?: readonly string[];
+  /** Top-level queue attributes for every queue (limits: maxWorkers, nQueueLimitWorker, ...). */
+  attributes?: Record<string, unknown>;
+  /** More SlurmSubmitter parameters (e.g. nProcesses). */
+  slurmSubmitter?: Record<string, unknown>;
+}
+
 export function slurmQueueConfig(
   queueName: string,
   scratch: string,
   template: string,
   temporal: Record<string, unknown> = {},
+  extras: SlurmQueueExtras = {},
 ): Record<string, unknown> {
   const section = (plugins: Record<string, unknown>) => ({
     queueStatus: 'online',
     mapType: 'NoJob',
     maxWorkers: 1000,
+    ...extras.attributes,
     ...plugins,
     workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
     messenger: {
@@ -223,17 +235,21 @@ export function slurmQueueConfig(
     stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
     temporal: { keepFinished: 0, keepFailed: 0, keepCancelled: 0, keepMissed: 0, ...temporal },
   });
-  return {
-    [queueName]: section({
+  const slurmSection = () =>
+    section({
       submitter: {
         module: BENCH_SLURM_MODULE,
         name: 'SlurmSubmitter',
         template,
         jobCompLoc: '/var/log/slurm/jobcomp.log',
+        ...extras.slurmSubmitter,
       },
       monitor: { module: BENCH_SLURM_MODULE, name: 'SlurmMonitor', jobCompLoc: '/var/log/slurm/jobcomp.log' },
       sweeper: { module: BENCH_SLURM_MODULE, name: 'SlurmSweeper' },
-    }),
+    });
+  return {
+    [queueName]: slurmSection(),
+    ...Object.fromEntries((extras.moreSlurmQueues ?? []).map((name) => [name, slurmSection()])),
     [CONTROL_QUEUE]: section({
       submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter' },
       monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
@@ -247,6 +263,8 @@ export interface SlurmStack {
   temporalAddress: string;
   db: Db;
   sim: PandaSim;
+  /** The bench's queue config (all queues of the stack). */
+  configs: QueueConfigStore;
   harvesterID: string;
   taskQueue: string;
   queueName: string;
@@ -271,6 +289,7 @@ export async function startSlurmStack(o: {
   queueName: string;
   template: string;
   temporal?: Record<string, unknown>;
+  extras?: SlurmQueueExtras;
 }): Promise<SlurmStack> {
   quietRuntime();
   const namespace = o.env.namespace ?? 'default';
@@ -295,7 +314,7 @@ export async function startSlurmStack(o: {
     const registry = benchRegistry(log);
     const configs = new QueueConfigStore(
       {
-        inline: slurmQueueConfig(o.queueName, scratch, o.template, o.temporal),
+        inline: slurmQueueConfig(o.queueName, scratch, o.template, o.temporal, o.extras),
         name: 'bench-slurm-queueconfig.json',
       },
       { db, harvesterID, registry },
@@ -335,7 +354,7 @@ export async function startSlurmStack(o: {
       await workerRun.catch(() => {});
     });
     const policies = new Map<string, WorkerPolicy>();
-    for (const name of [o.queueName, CONTROL_QUEUE]) {
+    for (const name of [o.queueName, ...(o.extras?.moreSlurmQueues ?? []), CONTROL_QUEUE]) {
       const q = configs.queue(name);
       await configs.register(q);
       policies.set(name, policyFromQueueConfig(q, harvesterID, taskQueue));
@@ -351,6 +370,7 @@ export async function startSlurmStack(o: {
       temporalAddress: o.env.temporalAddress,
       db,
       sim,
+      configs,
       harvesterID,
       taskQueue,
       queueName: o.queueName,
