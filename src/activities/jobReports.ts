@@ -13,8 +13,21 @@ import {
   noHeartbeatStatuses,
   toPandaJobStatus,
 } from '../core/pandaReport';
-import { isFinalJobStatus, jobStateFromWorker } from '../core/transitions';
-import { listJobsOfWorker, markJobsReported, type ReportedJob, updateJobStatus } from '../db/jobs';
+import {
+  isFinalJobStatus,
+  type JobState,
+  jobStateFromWorker,
+  jobStateFromWorkers,
+} from '../core/transitions';
+import { isFinalWorkerStatus, type WorkerStatus } from '../core/workerStatus';
+import {
+  type JobRecord,
+  listJobsOfWorker,
+  markJobsReported,
+  type ReportedJob,
+  updateJobStatus,
+  workersOfJobs,
+} from '../db/jobs';
 import type { Db } from '../db/pool';
 import type { PandaCommunicator } from '../panda/client';
 import { formatPandaTime } from '../panda/format';
@@ -94,6 +107,37 @@ export function outputReportFromPilot(attrs: Record<string, unknown>): string | 
   return Object.keys(report).length > 0 ? JSON.stringify(report) : undefined;
 }
 
+/**
+ * The job's state as reported with this worker, or undefined when another worker reports it.
+ * One worker per job (the usual case): the worker's state, the pilot's verdict winning. Several
+ * workers per job (OneToMany): the job is final only when all its workers are (core/transitions),
+ * and it is reported by its lowest-numbered live worker (Harvester: the smallest workerID leads),
+ * or, once all are final, by the first of them to report, once.
+ */
+function jobState(
+  item: ReportWorkerInput,
+  job: JobRecord,
+  sharers: { workerID: number; status: WorkerStatus }[] | undefined,
+): JobState | undefined {
+  if (!sharers || sharers.length <= 1)
+    return jobStateFromWorker(item.worker.status, job.jobAttributes.jobStatus);
+  // The DB may not have this worker's newest status yet (the report carries it).
+  const statuses = sharers.map((w) => ({
+    ...w,
+    status: w.workerID === item.worker.workerID ? item.worker.status : w.status,
+  }));
+  const live = statuses.filter((w) => !isFinalWorkerStatus(w.status));
+  if (live.length > 0 && live[0].workerID !== item.worker.workerID) return undefined;
+  const state = jobStateFromWorkers(
+    statuses.map((w) => w.status),
+    job.status === 'running',
+  );
+  const pilot = job.jobAttributes.jobStatus;
+  return live.length === 0 && (pilot === 'finished' || pilot === 'failed')
+    ? jobStateFromWorker(pilot)
+    : state;
+}
+
 export interface JobReportOutcome {
   jobsReported: number;
   killRequested: boolean;
@@ -116,12 +160,27 @@ export async function reportJobsOfWorkers(
   const reported: (number | ReportedJob)[] = [];
   const checks: number[] = [];
   const checkOwner: number[] = [];
+  const jobsOf = new Map<number, JobRecord[]>();
+  for (const item of items) {
+    if (item.policy.mapType !== 'NoJob')
+      jobsOf.set(item.worker.workerID, await listJobsOfWorker(db, item.worker.workerID));
+  }
+  // OneToMany: a job run by several workers is reported once, from one of them (below).
+  const shared =
+    items.some((i) => i.policy.mapType === 'OneToMany') && jobsOf.size > 0
+      ? await workersOfJobs(
+          db,
+          [...jobsOf.values()].flat().map((j) => j.PandaID),
+        )
+      : new Map<number, { workerID: number; status: WorkerStatus }[]>();
+  const inThisCall = new Set<number>();
   for (const [idx, item] of items.entries()) {
     if (item.policy.mapType === 'NoJob') continue;
     const suppressed = noHeartbeatStatuses(item.policy.noHeartbeat.join(','), item.policy.truePilot);
-    for (const job of await listJobsOfWorker(db, item.worker.workerID)) {
-      if (job.subStatus === 'done') continue;
-      const state = jobStateFromWorker(item.worker.status, job.jobAttributes.jobStatus);
+    for (const job of jobsOf.get(item.worker.workerID) ?? []) {
+      if (job.subStatus === 'done' || inThisCall.has(job.PandaID)) continue;
+      const state = jobState(item, job, shared.get(job.PandaID));
+      if (!state) continue; // another worker of the job reports it
       // No stage-out step runs here (no stager; the messenger lists no files to stage out): the
       // pilot has staged its outputs and listed them in its report. So a final job's stage-out is
       // complete at once (Harvester: to_transfer → staged) and the final report goes out with the
@@ -167,6 +226,7 @@ export async function reportJobsOfWorkers(
         end_time: item.worker.endTime ? formatPandaTime(new Date(item.worker.endTime)) : undefined,
       });
       updateOwner.push(idx);
+      inThisCall.add(job.PandaID);
       reported.push(
         isFinalJobStatus(state.status) ? { pandaID: job.PandaID, finalStatus: state.status } : job.PandaID,
       );

@@ -6,6 +6,7 @@
 import { log } from '@temporalio/activity';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { QueueConfigStore } from '../config/queueConfigStore';
+import { jobChunksForWorkers, jobsNeeded } from '../core/jobChunks';
 import type { WorkerChange } from '../core/monitorDiff';
 import { expandPlaceholders } from '../core/queueConfig/placeholders';
 import type { QueueConfig } from '../core/queueConfig/types';
@@ -26,7 +27,7 @@ import {
   type QueueWorkerCounts,
 } from '../core/workerAdjuster';
 import { policyFromQueueConfig } from '../core/workerPolicy';
-import { bindJobsToWorker, listJobsOfWorker, upsertJobs } from '../db/jobs';
+import { bindJobsToWorker, listJobsOfWorker, listUnboundJobs, upsertJobs } from '../db/jobs';
 import type { Db } from '../db/pool';
 import { getQueue, upsertQueue } from '../db/queues';
 import {
@@ -146,66 +147,98 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
   }
 
   /**
-   * Push mode (OneToOne): one PanDA job per new worker (Harvester's JobFetcher + the submitter's
-   * job chunks, in one step: there is no preparator stage here, so jobs go straight to `prepared`).
-   * Idempotent for a retried start: ids whose worker already has a job keep it, and only the
-   * others ask PanDA. (A reply lost between PanDA and the DB write, or a failure before the
-   * worker rows and bindings are written, leaves jobs `sent` in PanDA and unbound here; PanDA's
-   * watcher fails them after 30 min, as with Harvester's lost replies. Without a PanDA server
-   * (demo) a push queue gets no jobs and so starts no workers.)
+   * Push mode: the jobs for the cycle's new workers (Harvester's JobFetcher + the submitter's job
+   * chunks in one step: there is no preparator stage here, so jobs go straight to `prepared`).
+   * Jobs an earlier cycle fetched but left unbound are used first; PanDA is asked only for the
+   * rest. Chunks follow the map type (core/jobChunks): one job per worker, several (ManyToOne), or
+   * one job for several workers (OneToMany). Idempotent for a retried prepare: ids whose worker
+   * already has jobs keep them. (A reply lost between PanDA and the DB write leaves jobs `sent` in
+   * PanDA and unknown here; PanDA's watcher fails them after 30 min, as with Harvester's lost
+   * replies. Without a PanDA server (demo) a push queue gets no jobs and so starts no workers.)
    */
   async function jobsForWorkers(
     q: QueueConfig,
     harvesterID: string,
     ids: readonly number[],
-  ): Promise<Map<number, PandaJobDescription>> {
-    const bound = new Map<number, PandaJobDescription>();
+  ): Promise<Map<number, PandaJobDescription[]>> {
+    const mapType = q.mapType as Exclude<QueueConfig['mapType'], 'NoJob'>;
+    const bound = new Map<number, PandaJobDescription[]>();
     const free: number[] = [];
     for (const id of ids) {
-      const [job] = await listJobsOfWorker(deps.db, id);
-      if (job) bound.set(id, job.jobParams as PandaJobDescription);
+      const jobs = await listJobsOfWorker(deps.db, id);
+      if (jobs.length > 0)
+        bound.set(
+          id,
+          jobs.map((j) => j.jobParams as PandaJobDescription),
+        );
       else free.push(id);
     }
-    if (free.length === 0 || !deps.panda) return bound;
-    let acquired: PandaJobDescription[];
-    try {
-      acquired = await deps.panda.acquireJobs({
-        site_name: q.siteName,
-        n_jobs: free.length,
-        prod_source_label: q.prodSourceLabel,
-      });
-    } catch (err) {
-      // PanDA unreachable: no jobs means no workers this cycle; the next cycle asks again.
-      log.warn('acquire_jobs failed; no push-mode workers this cycle', {
-        queueName: q.queueName,
-        error: (err as Error).message,
-      });
-      return bound;
+    if (free.length === 0) return bound;
+    const settings = {
+      mapType,
+      nWorkers: free.length,
+      nJobsPerWorker: Number(q.workerMaker.nJobsPerWorker ?? 1),
+      nWorkersPerJob: Number(q.workerMaker.nWorkersPerJob ?? 1),
+      allowJobMixture: q.allowJobMixture,
+    };
+    const pool = (await listUnboundJobs(deps.db, q.queueName)).map((j) => j.jobParams as PandaJobDescription);
+    const missing = jobsNeeded(settings) - pool.length;
+    if (missing > 0 && deps.panda) {
+      try {
+        const acquired = (
+          await deps.panda.acquireJobs({
+            site_name: q.siteName,
+            n_jobs: missing,
+            prod_source_label: q.prodSourceLabel,
+          })
+        ).slice(0, missing);
+        await upsertJobs(
+          deps.db,
+          acquired.map((j) => ({
+            PandaID: j.PandaID,
+            taskID: typeof j.taskID === 'number' ? j.taskID : undefined,
+            attemptNr: j.attemptNr,
+            status: 'starting',
+            subStatus: 'prepared',
+            computingSite: q.queueName,
+            configID: q.configID,
+            resourceType: j.resource_type,
+            nCore: j.coreCount,
+            jobParams: j as Record<string, unknown>,
+            jobAttributes: {},
+          })),
+        );
+        pool.push(...acquired);
+        log.info('jobs acquired for push-mode workers', {
+          queueName: q.queueName,
+          harvesterID,
+          asked: missing,
+          got: acquired.length,
+        });
+      } catch (err) {
+        // PanDA unreachable: the jobs already here still make workers; the next cycle asks again.
+        log.warn('acquire_jobs failed; only jobs already fetched make workers this cycle', {
+          queueName: q.queueName,
+          error: (err as Error).message,
+        });
+      }
     }
-    const jobs = acquired.slice(0, free.length);
-    await upsertJobs(
-      deps.db,
-      jobs.map((j) => ({
+    const plan = jobChunksForWorkers(
+      pool.map((j) => ({
+        job: j,
         PandaID: j.PandaID,
         taskID: typeof j.taskID === 'number' ? j.taskID : undefined,
-        attemptNr: j.attemptNr,
-        status: 'starting',
-        subStatus: 'prepared',
-        computingSite: q.queueName,
-        configID: q.configID,
-        resourceType: j.resource_type,
-        nCore: j.coreCount,
-        jobParams: j as Record<string, unknown>,
-        jobAttributes: {},
+        currentPriority: typeof j.currentPriority === 'number' ? j.currentPriority : undefined,
       })),
+      settings,
     );
-    for (const [i, j] of jobs.entries()) bound.set(free[i], j);
-    log.info('jobs acquired for push-mode workers', {
-      queueName: q.queueName,
-      harvesterID,
-      asked: free.length,
-      got: jobs.length,
-    });
+    let next = 0;
+    for (const chunk of plan.chunks) {
+      const jobs = chunk.jobs.map((c) => c.job);
+      for (let i = 0; i < chunk.nWorkers; i++) bound.set(free[next++], jobs);
+    }
+    if (plan.leftover.length > 0)
+      log.info('jobs kept for the next cycle', { queueName: q.queueName, jobs: plan.leftover.length });
     return bound;
   }
 
@@ -408,9 +441,10 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const now = new Date().toISOString();
       const specs: WorkSpec[] = [];
       // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
-      // no worker. ManyToOne/OneToMany are not done yet and keep the jobless behaviour.
+      // no worker.
       const pushJobs =
-        q.mapType === 'OneToOne' ? await jobsForWorkers(q, input.harvesterID, input.ids) : undefined;
+        q.mapType !== 'NoJob' ? await jobsForWorkers(q, input.harvesterID, input.ids) : undefined;
+      const sharing = Number(q.workerMaker.nWorkersPerJob ?? 1);
       let idx = 0;
       for (const row of input.rows) {
         for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
@@ -429,12 +463,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           };
           const accessPointTemplate = q.messenger.accessPoint;
           if (pushJobs) {
-            const job = pushJobs.get(worker.workerID);
-            if (!job) continue; // no job for this id: the id stays unused
-            // The worker is shaped by its job, as Harvester's worker maker does for OneToOne.
-            worker.pandaIDs = [job.PandaID];
-            worker.nCore = job.coreCount ?? worker.nCore;
-            worker.resourceType = job.resource_type ?? worker.resourceType;
+            const jobs = pushJobs.get(worker.workerID);
+            if (!jobs) continue; // no job for this id: the id stays unused
+            // The worker is shaped by its jobs, as Harvester's worker maker does: the cores of its
+            // jobs, or its share of one job's cores when several workers run it (OneToMany).
+            worker.pandaIDs = jobs.map((j) => j.PandaID);
+            const cores = jobs.reduce((n, j) => n + (j.coreCount ?? 0), 0);
+            if (cores > 0) worker.nCore = q.mapType === 'OneToMany' ? Math.ceil(cores / sharing) : cores;
+            worker.resourceType = jobs[0].resource_type ?? worker.resourceType;
           }
           if (typeof accessPointTemplate === 'string') {
             worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, {
@@ -449,9 +485,12 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
       const jobs: Record<string, PushJob[]> = {};
       for (const w of specs) {
-        const job = pushJobs?.get(w.workerID);
-        if (job)
-          jobs[String(w.workerID)] = [{ PandaID: job.PandaID, jobParams: job as Record<string, unknown> }];
+        const list = pushJobs?.get(w.workerID);
+        if (list)
+          jobs[String(w.workerID)] = list.map((j) => ({
+            PandaID: j.PandaID,
+            jobParams: j as Record<string, unknown>,
+          }));
       }
       return {
         pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,

@@ -4,6 +4,7 @@
  * those must round-trip without a migration.
  */
 import type { JobSpec, JobStatus, JobSubStatus } from '../core/specs';
+import type { WorkerStatus } from '../core/workerStatus';
 import {
   isoOrUndefined,
   orUndefined,
@@ -160,6 +161,42 @@ export async function bindJobsToWorker(
     [workerID, pandaIDs, relationType ?? null],
   );
   return res.rowCount ?? 0;
+}
+
+/**
+ * Push mode: jobs fetched for a queue that no worker took yet (a ManyToOne/OneToMany cycle can leave
+ * some), oldest first; the next submitter cycle uses them before asking PanDA for more.
+ */
+export async function listUnboundJobs(db: Queryable, computingSite: string): Promise<JobRecord[]> {
+  const res = await db.query<JobRow>(
+    `SELECT j.* FROM jobs j
+     WHERE j.computing_site = $1 AND j.status = 'starting' AND j.sub_status = 'prepared'
+       AND NOT EXISTS (SELECT 1 FROM job_workers jw WHERE jw.panda_id = j.panda_id)
+     ORDER BY j.panda_id`,
+    [computingSite],
+  );
+  return res.rows.map(toJob);
+}
+
+/** The workers bound to each job and their statuses (OneToMany: one job, several workers). */
+export async function workersOfJobs(
+  db: Queryable,
+  pandaIDs: readonly number[],
+): Promise<Map<number, { workerID: number; status: WorkerStatus }[]>> {
+  const out = new Map<number, { workerID: number; status: WorkerStatus }[]>();
+  if (pandaIDs.length === 0) return out;
+  const res = await db.query<{ panda_id: string; worker_id: string; status: WorkerStatus }>(
+    `SELECT jw.panda_id, jw.worker_id, w.status FROM job_workers jw
+     JOIN workers w ON w.worker_id = jw.worker_id
+     WHERE jw.panda_id = ANY($1::bigint[]) ORDER BY jw.panda_id, jw.worker_id`,
+    [pandaIDs],
+  );
+  for (const r of res.rows) {
+    const list = out.get(Number(r.panda_id)) ?? [];
+    list.push({ workerID: Number(r.worker_id), status: r.status });
+    out.set(Number(r.panda_id), list);
+  }
+  return out;
 }
 
 /** Jobs bound to a worker that are in the jobs table (pull-mode PandaIDs may not be). */

@@ -345,7 +345,9 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   publishState();
   while (stopReason === undefined) {
     const nextDue = Math.min(Date.parse(s.nextSubmitAt), Date.parse(s.nextMonitorAt));
-    await condition(() => adjustNow || stopReason !== undefined, Math.max(nextDue - Date.now(), 1));
+    // A cycle already due runs now: a 1 ms timer would cost a server round trip (~1 s on the dev server).
+    if (nextDue > Date.now())
+      await condition(() => adjustNow || stopReason !== undefined, nextDue - Date.now());
     if (stopReason !== undefined) break;
     if (Date.now() >= Date.parse(s.nextMonitorAt)) {
       try {

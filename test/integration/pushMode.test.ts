@@ -25,8 +25,14 @@ const H = 'pandaharvester.harvester';
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
 const PUSH = `PUSH_${RUN}`;
 const EMPTY = `PUSH_EMPTY_${RUN}`;
+const MANY = `PUSH_M2O_${RUN}`;
+const SHARED = `PUSH_O2M_${RUN}`;
 
-function pushQueue(scratch: string, name: string): Record<string, unknown> {
+function pushQueue(
+  scratch: string,
+  name: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     queueStatus: 'online',
     mapType: 'OneToOne',
@@ -61,6 +67,7 @@ function pushQueue(scratch: string, name: string): Record<string, unknown> {
       keepCancelled: 0,
       keepMissed: 0,
     },
+    ...overrides,
   };
 }
 
@@ -71,14 +78,41 @@ before(async () => {
     queueConfig: (scratch) => ({
       [PUSH]: pushQueue(scratch, PUSH),
       [EMPTY]: pushQueue(scratch, EMPTY),
+      // Two jobs per worker, one worker.
+      [MANY]: pushQueue(scratch, MANY, {
+        mapType: 'ManyToOne',
+        nQueueLimitWorker: 1,
+        maxWorkers: 1,
+        workerMaker: {
+          module: `${H}workermaker.simple_worker_maker`,
+          name: 'SimpleWorkerMaker',
+          nJobsPerWorker: 2,
+        },
+      }),
+      // One job, two workers that end when the test says (status.txt), not by themselves.
+      [SHARED]: pushQueue(scratch, SHARED, {
+        mapType: 'OneToMany',
+        nQueueLimitWorker: 2,
+        maxWorkers: 2,
+        submitter: {
+          module: `${H}submitter.dummy_submitter`,
+          name: 'DummySubmitter',
+          runAfterSeconds: 1,
+          finishAfterSeconds: 3600,
+        },
+        workerMaker: {
+          module: `${H}workermaker.simple_worker_maker`,
+          name: 'SimpleWorkerMaker',
+          nWorkersPerJob: 2,
+        },
+      }),
     }),
   });
-  stack.sim.control.addQueue(PUSH);
-  stack.sim.control.addQueue(EMPTY);
+  for (const q of [PUSH, EMPTY, MANY, SHARED]) stack.sim.control.addQueue(q);
 });
 
 after(async () => {
-  for (const q of [PUSH, EMPTY]) {
+  for (const q of [PUSH, EMPTY, MANY, SHARED]) {
     await stack?.client.workflow
       .getHandle(queueWorkflowId(stack.harvesterID, q))
       .terminate('test over')
@@ -236,4 +270,101 @@ test('a push queue with no activated jobs starts no workers', async () => {
   const s = (await queue.query(queueStateQuery)) as QueueWorkflowState;
   assert.equal(s.totals.workersStarted, 0);
   assert.equal(await workersEver(EMPTY), 0);
+});
+
+/** A PandaID of this file's own (every test file shares the database, and real PandaIDs are unique). */
+const newPandaID = () => 9_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+
+const jobReports = (pandaID: number) =>
+  stack.sim.state.jobUpdates
+    .filter((u) => Number(u.PandaID) === pandaID)
+    .map((u) => String(u.request.job_status));
+
+test('ManyToOne: one worker carries two jobs of one task; both get their final report when it ends', async () => {
+  const a = stack.sim.control.addJob({
+    PandaID: newPandaID(),
+    computingSite: MANY,
+    taskID: 77,
+    coreCount: 2,
+  });
+  const b = stack.sim.control.addJob({
+    PandaID: newPandaID(),
+    computingSite: MANY,
+    taskID: 77,
+    coreCount: 2,
+  });
+  const queue = await startQueue(MANY);
+  const worker = await eventually('a worker with both jobs', async () => {
+    for (const w of await workersOf(MANY)) {
+      const jobs = (await listJobsOfWorker(stack.db, w.workerID)).map((j) => j.PandaID).sort();
+      if (jobs.length === 2) return { w, jobs };
+    }
+    return undefined;
+  });
+  assert.deepEqual(worker.jobs, [a.PandaID, b.PandaID].sort());
+  assert.equal(worker.w.nCore, 4, 'the worker asks for the cores of both jobs');
+  // Harvester's shared-file messenger gives each job of a ManyToOne worker its own directory.
+  for (const pandaID of worker.jobs) {
+    const specFile = join(worker.w.accessPoint!, String(pandaID), 'HPCJobs.json');
+    await eventually(`job ${pandaID} description in its directory`, async () => existsSync(specFile));
+    const fed = JSON.parse(readFileSync(specFile, 'utf8'));
+    assert.equal(fed[String(pandaID)]?.PandaID, pandaID, 'the job description fed to the pilot');
+  }
+
+  // The worker ends after 8 s: both jobs get a final report, with that worker's pandaid_list.
+  await eventually(
+    'final reports for both jobs',
+    async () => [a, b].every((j) => jobReports(j.PandaID).some((s) => s === 'finished' || s === 'failed')),
+    40000,
+  );
+  const update = stack.sim.state.workerUpdates.find((u) => Number(u.request.workerID) === worker.w.workerID);
+  assert.deepEqual(((update?.request.pandaid_list ?? []) as number[]).slice().sort(), worker.jobs);
+  assert.equal(((await queue.query(queueStateQuery)) as QueueWorkflowState).totals.workersStarted, 1);
+});
+
+test('OneToMany: one job runs on two workers; it is final in PanDA only when both have ended, and reported once', async () => {
+  const job = stack.sim.control.addJob({ PandaID: newPandaID(), computingSite: SHARED, coreCount: 8 });
+  await startQueue(SHARED);
+  const pair = await eventually('two workers bound to the one job', async () => {
+    const ws = [];
+    for (const w of await workersOf(SHARED)) {
+      const jobs = await listJobsOfWorker(stack.db, w.workerID);
+      if (jobs.some((j) => j.PandaID === job.PandaID)) ws.push(w);
+    }
+    return ws.length === 2 ? ws.sort((x, y) => x.workerID - y.workerID) : undefined;
+  });
+  assert.deepEqual(
+    pair.map((w) => w.nCore),
+    [4, 4],
+    'each worker asks for its share of the cores',
+  );
+  await eventually('both running', async () => {
+    const ws = await workersOf(SHARED);
+    return ws.filter((w) => w.status === 'running').length === 2;
+  });
+  await eventually('the job reported running', async () => jobReports(job.PandaID).includes('running'));
+
+  // The first worker ends: the job still runs on the second.
+  writeFileSync(join(pair[0].accessPoint!, 'status.txt'), 'finished\n');
+  await eventually('first worker finished and reported', async () =>
+    stack.sim.state.workerUpdates.some(
+      (u) => Number(u.request.workerID) === pair[0].workerID && u.request.status === 'finished',
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(
+    !jobReports(job.PandaID).some((s) => s === 'finished' || s === 'failed'),
+    `no final job report while a worker still runs it: ${jobReports(job.PandaID).join(',')}`,
+  );
+
+  // The second ends: now the job is final, reported once.
+  writeFileSync(join(pair[1].accessPoint!, 'status.txt'), 'finished\n');
+  await eventually(
+    'final job report',
+    async () => jobReports(job.PandaID).some((s) => s === 'finished' || s === 'failed'),
+    20000,
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  const finals = jobReports(job.PandaID).filter((s) => s === 'finished' || s === 'failed');
+  assert.equal(finals.length, 1, `final job reports: ${jobReports(job.PandaID).join(',')}`);
 });
