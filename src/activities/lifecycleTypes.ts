@@ -32,6 +32,21 @@ export interface PushJob {
 }
 
 /**
+ * The monitor's bulk call. Late binding (useJobLateBinding): the workers listed here have no job
+ * yet; the messenger is asked whether their pilot requested one (Harvester's job_requested), and
+ * a live worker whose pilot did is reported `ready`.
+ */
+export interface CheckWorkersCall extends WorkersPluginCall {
+  jobRequests?: { messenger: PluginParams; workerIDs: number[] };
+}
+
+/** Late binding: jobs for workers that are already running, through the messenger (bulk feed_jobs). */
+export interface FeedWorkersCall extends PluginCall {
+  workers: WorkSpec[];
+  jobs: Record<string, PushJob[]>;
+}
+
+/**
  * The queue's bulk submission (Harvester's submitter agent: one submit_workers call for the
  * cycle's workers). params is the submitter section; push-mode jobs are fed through the messenger
  * section first, keyed by workerID.

@@ -6,6 +6,7 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { JobSpec, WorkSpec } from '../core/specs';
+import { isFinalWorkerStatus } from '../core/workerStatus';
 import type { PluginRegistry } from '../plugins/registry';
 import type {
   CheckWorkersReply,
@@ -16,7 +17,9 @@ import type {
 } from '../plugins/types';
 import type {
   BulkSubmitCall,
+  CheckWorkersCall,
   FeedJobsCall,
+  FeedWorkersCall,
   PilotJobAttributes,
   PluginCall,
   PushJob,
@@ -96,8 +99,45 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     },
 
     /** One bulk status query for many workers (one squeue / condor_q). */
-    async checkWorkers(call: WorkersPluginCall): Promise<CheckWorkersReply> {
-      return withHeartbeats(() => plugin('monitor', call).checkWorkers(call.workers));
+    async checkWorkers(call: CheckWorkersCall): Promise<CheckWorkersReply> {
+      return withHeartbeats(async () => {
+        const reply = await plugin('monitor', call).checkWorkers(call.workers);
+        if (reply.ok && call.jobRequests && call.jobRequests.workerIDs.length > 0) {
+          // Late binding (Harvester's monitor: job_requested → ready): the pilot runs and asks for work.
+          const messenger = plugin('messenger', { ...call, params: call.jobRequests.messenger });
+          const asking = new Set(call.jobRequests.workerIDs);
+          for (const [i, w] of call.workers.entries()) {
+            const r = reply.results[i];
+            if (!asking.has(w.workerID) || !r || r.status === null || isFinalWorkerStatus(r.status)) continue;
+            if ((await messenger.jobRequested(w)) > 0) reply.results[i] = { ...r, status: 'ready' };
+          }
+        }
+        return reply;
+      });
+    },
+
+    /**
+     * Late binding: the queue found jobs for workers whose pilots asked for one; the messenger
+     * writes them where each pilot looks (bulk feed_jobs). Returns the workers that got theirs.
+     */
+    async feedWorkers(call: FeedWorkersCall): Promise<number[]> {
+      return withHeartbeats(async () => {
+        const fed: number[] = [];
+        for (const w of call.workers) {
+          const jobs = call.jobs[String(w.workerID)];
+          if (!jobs || jobs.length === 0) continue;
+          try {
+            await feed(call, w, jobs);
+            fed.push(w.workerID);
+          } catch (err) {
+            log.warn('feeding jobs to a ready worker failed; the next cycle feeds it again', {
+              workerID: w.workerID,
+              error: (err as Error).message,
+            });
+          }
+        }
+        return fed;
+      });
     },
 
     /** One kill call for many workers (one scancel / condor_rm). */

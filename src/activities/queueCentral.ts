@@ -38,6 +38,7 @@ import {
   listLiveWorkers,
   recordSubmission,
   recordWorkerStatus,
+  type WorkerRecord,
   workSpecOf,
 } from '../db/workers';
 import { harvesterMetrics } from '../observability/metrics';
@@ -64,6 +65,8 @@ export interface MonitorGroup {
   pluginTaskQueue: string;
   monitor: PluginParams;
   workers: WorkSpec[];
+  /** Late binding: workers without a job yet, whose pilots may ask for one through the messenger. */
+  jobRequests?: { messenger: PluginParams; workerIDs: number[] };
 }
 
 export interface SubmissionPlanRow {
@@ -84,7 +87,10 @@ export interface PreparedSubmission {
 
 export interface SubmissionPlan {
   configID: string;
+  /** New workers to make (ids to allocate). */
   total: number;
+  /** Late binding: workers whose pilots asked for a job, to be given one this cycle. */
+  nReady: number;
   rows: SubmissionPlanRow[];
   explanation: string;
 }
@@ -280,14 +286,22 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         });
         byConfig.set(w.configID, list);
       }
+      const withoutJobs = new Set(workers.filter((w) => w.pandaIDs.length === 0).map((w) => w.workerID));
       const groups: MonitorGroup[] = [];
       for (const [configID, list] of byConfig) {
         const q = await deps.configs.byConfigID(input.queueName, configID);
+        const lateBinding = q.useJobLateBinding && q.mapType !== 'NoJob';
         groups.push({
           configID,
           pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
           monitor: q.monitor,
           workers: list,
+          jobRequests: lateBinding
+            ? {
+                messenger: q.messenger,
+                workerIDs: list.filter((w) => withoutJobs.has(w.workerID)).map((w) => w.workerID),
+              }
+            : undefined,
         });
       }
       return groups;
@@ -410,11 +424,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       );
       return {
         configID: q.configID,
-        total: decision.totalWorkersToSubmit,
+        // Harvester's submitter makes nNewWorkers + nReady chunks; the ready ones reuse their
+        // workers (late binding), so only nNewWorkers need new ids.
+        total: decision.totalNewWorkers,
+        nReady: decision.totalWorkersToSubmit - decision.totalNewWorkers,
         rows: decision.rows.map((r) => ({
           jobType: r.jobType,
           resourceType: r.resourceType,
-          n: r.nWorkersToSubmit,
+          n: r.nNewWorkers,
         })),
         explanation: decision.explanation,
       };
@@ -423,6 +440,55 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     /** Ids from the DB sequence; recorded in the queue's history so a retried start reuses them. */
     async allocateWorkerIds(input: { n: number }): Promise<number[]> {
       return allocateWorkerIds(deps.db, input.n);
+    },
+
+    /**
+     * Late binding: jobs for the queue's `ready` workers (their pilots asked for work), bound in the
+     * DB; the queue then feeds them through the messenger and tells the lifecycles. A worker whose
+     * feed or signal failed is still `ready` next cycle, finds its jobs already bound, and is fed again.
+     */
+    async prepareReadyWorkers(input: { harvesterID: string; queueName: string; max: number }): Promise<{
+      pluginTaskQueue: string;
+      messenger: PluginParams;
+      workers: WorkSpec[];
+      jobs: Record<string, PushJob[]>;
+    }> {
+      const q = deps.configs.queue(input.queueName);
+      const ready = (await listLiveWorkers(deps.db, input.queueName, input.harvesterID))
+        .filter((w) => w.status === 'ready' && w.mapType !== 'NoJob')
+        .slice(0, input.max);
+      const byConfig = new Map<string, WorkerRecord[]>();
+      for (const w of ready) byConfig.set(w.configID, [...(byConfig.get(w.configID) ?? []), w]);
+      const workers: WorkSpec[] = [];
+      const jobs: Record<string, PushJob[]> = {};
+      for (const [configID, list] of byConfig) {
+        const config = await deps.configs.byConfigID(input.queueName, configID);
+        const found = await jobsForWorkers(
+          config,
+          input.harvesterID,
+          list.map((w) => w.workerID),
+        );
+        for (const w of list) {
+          const list2 = found.get(w.workerID);
+          if (!list2) continue;
+          await bindJobsToWorker(
+            deps.db,
+            w.workerID,
+            list2.map((j) => j.PandaID),
+          );
+          workers.push({ ...workSpecOf(w), pandaIDs: list2.map((j) => j.PandaID) });
+          jobs[String(w.workerID)] = list2.map((j) => ({
+            PandaID: j.PandaID,
+            jobParams: j as Record<string, unknown>,
+          }));
+        }
+      }
+      return {
+        pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
+        messenger: q.messenger,
+        workers,
+        jobs,
+      };
     },
 
     /**
@@ -442,8 +508,11 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const specs: WorkSpec[] = [];
       // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
       // no worker.
+      // Late binding: new workers go out without jobs and get them when their pilot asks (ready).
       const pushJobs =
-        q.mapType !== 'NoJob' ? await jobsForWorkers(q, input.harvesterID, input.ids) : undefined;
+        q.mapType !== 'NoJob' && !q.useJobLateBinding
+          ? await jobsForWorkers(q, input.harvesterID, input.ids)
+          : undefined;
       const sharing = Number(q.workerMaker.nWorkersPerJob ?? 1);
       let idx = 0;
       for (const row of input.rows) {

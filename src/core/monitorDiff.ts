@@ -21,6 +21,8 @@ export interface WorkerChange {
   errorCode?: number;
   nodeID?: string;
   pilotClosed?: boolean;
+  /** Late binding: the jobs the queue just gave this worker. */
+  pandaIDs?: number[];
 }
 
 /**

@@ -195,6 +195,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
           harvesterID,
           queueName,
           workers: group.workers,
+          jobRequests: group.jobRequests,
         });
         if (!reply.ok) {
           ok = false;
@@ -300,6 +301,34 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     return r.started;
   }
 
+  /**
+   * Late binding (Harvester: the first nReady chunks reuse ready workers): workers whose pilots
+   * asked for work get jobs, written through the messenger; their lifecycles hear they now run them.
+   */
+  async function bindReadyWorkers(nReady: number): Promise<number> {
+    const ready = await central.prepareReadyWorkers({ harvesterID, queueName, max: nReady });
+    if (ready.workers.length === 0) return 0;
+    const plugin = proxyActivities<PluginActivities>({
+      taskQueue: ready.pluginTaskQueue,
+      startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: '20 seconds',
+      retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
+    });
+    const fed = await plugin.feedWorkers({
+      params: ready.messenger,
+      harvesterID,
+      queueName,
+      workers: ready.workers,
+      jobs: ready.jobs,
+    });
+    const fedSet = new Set(fed);
+    const changes = ready.workers
+      .filter((w) => fedSet.has(w.workerID))
+      .map((w) => ({ workerID: w.workerID, status: 'running' as const, pandaIDs: w.pandaIDs }));
+    if (changes.length > 0) await central.signalWorkerChanges({ harvesterID, queueName, changes });
+    return changes.length;
+  }
+
   async function submitCycle(): Promise<void> {
     s.totals.submitCycles++;
     if (s.mode !== 'running') {
@@ -321,6 +350,10 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     submitting = true;
     try {
       const plan = await central.planSubmission({ harvesterID, queueName, overrides: s.limitOverrides });
+      if (plan.nReady > 0) {
+        const bound = await bindReadyWorkers(plan.nReady);
+        if (bound > 0) log.info('jobs given to ready workers (late binding)', { queueName, workers: bound });
+      }
       let started = 0;
       if (plan.total > 0) {
         const ids = await central.allocateWorkerIds({ n: plan.total });

@@ -328,6 +328,9 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   let lastConclusive: WorkerStatusReport | undefined;
 
   function applyReportToFlags(report: WorkerStatusReport): void {
+    // Late binding: the jobs given to the worker, whether or not its status changes with them.
+    if (report.pandaIDs && report.pandaIDs.length > 0)
+      s.worker = { ...s.worker, pandaIDs: [...report.pandaIDs] };
     if (report.status === null) {
       s.statusUnknown = true;
       return;

@@ -41,6 +41,8 @@ export interface WorkerStatusReport {
   errorCode?: number;
   nodeID?: string;
   pilotClosed?: boolean;
+  /** Late binding: the jobs the queue just gave this worker (its pilot asked for them). */
+  pandaIDs?: number[];
   /** When the monitor observed it (ISO). */
   observedAt: string;
 }

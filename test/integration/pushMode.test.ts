@@ -27,6 +27,7 @@ const PUSH = `PUSH_${RUN}`;
 const EMPTY = `PUSH_EMPTY_${RUN}`;
 const MANY = `PUSH_M2O_${RUN}`;
 const SHARED = `PUSH_O2M_${RUN}`;
+const LATE = `PUSH_LATE_${RUN}`;
 
 function pushQueue(
   scratch: string,
@@ -106,13 +107,25 @@ before(async () => {
           nWorkersPerJob: 2,
         },
       }),
+      // Late binding: the worker goes out without a job and gets one when its pilot asks.
+      [LATE]: pushQueue(scratch, LATE, {
+        useJobLateBinding: true,
+        nQueueLimitWorker: 1,
+        maxWorkers: 1,
+        submitter: {
+          module: `${H}submitter.dummy_submitter`,
+          name: 'DummySubmitter',
+          runAfterSeconds: 1,
+          finishAfterSeconds: 3600,
+        },
+      }),
     }),
   });
-  for (const q of [PUSH, EMPTY, MANY, SHARED]) stack.sim.control.addQueue(q);
+  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE]) stack.sim.control.addQueue(q);
 });
 
 after(async () => {
-  for (const q of [PUSH, EMPTY, MANY, SHARED]) {
+  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE]) {
     await stack?.client.workflow
       .getHandle(queueWorkflowId(stack.harvesterID, q))
       .terminate('test over')
@@ -367,4 +380,45 @@ test('OneToMany: one job runs on two workers; it is final in PanDA only when bot
   await new Promise((r) => setTimeout(r, 2000));
   const finals = jobReports(job.PandaID).filter((s) => s === 'finished' || s === 'failed');
   assert.equal(finals.length, 1, `final job reports: ${jobReports(job.PandaID).join(',')}`);
+});
+
+test('late binding: a worker goes out without a job, its pilot asks, it becomes ready, gets the job and runs it', async () => {
+  const job = stack.sim.control.addJob({ PandaID: newPandaID(), computingSite: LATE });
+  await startQueue(LATE);
+  const worker = await eventually('a running worker without a job', async () => {
+    const w = (await workersOf(LATE))[0];
+    return w?.status === 'running' ? w : undefined;
+  });
+  assert.deepEqual(await listJobsOfWorker(stack.db, worker.workerID), [], 'no job before the pilot asks');
+  assert.equal(stack.sim.state.jobs.get(job.PandaID)?.status, 'activated', 'the job still waits in PanDA');
+
+  // The pilot asks for a job (Harvester's shared-file messenger: worker_requestjob.json).
+  writeFileSync(join(worker.accessPoint!, 'worker_requestjob.json'), JSON.stringify({ nJobs: 1 }));
+  await eventually('the worker reported ready', async () =>
+    stack.sim.state.workerUpdates.some(
+      (u) => Number(u.request.workerID) === worker.workerID && u.request.status === 'ready',
+    ),
+  );
+  const specFile = join(worker.accessPoint!, 'HPCJobs.json');
+  await eventually('the job written for the pilot', async () => existsSync(specFile), 30000);
+  const fed = JSON.parse(readFileSync(specFile, 'utf8'));
+  assert.equal(fed[String(job.PandaID)]?.PandaID, job.PandaID);
+  assert.equal(
+    existsSync(join(worker.accessPoint!, 'worker_requestjob.json')),
+    false,
+    'the request is answered',
+  );
+  await eventually('worker running with its job', async () => {
+    const w = (await workersOf(LATE)).find((x) => x.workerID === worker.workerID);
+    return w?.status === 'running' && w.pandaIDs.includes(job.PandaID);
+  });
+  await eventually('the job reported running', async () => jobReports(job.PandaID).includes('running'));
+
+  // The worker ends: the job gets its final report, so the lifecycle knew its job.
+  writeFileSync(join(worker.accessPoint!, 'status.txt'), 'finished\n');
+  await eventually(
+    'final job report',
+    async () => jobReports(job.PandaID).some((s) => s === 'finished' || s === 'failed'),
+    20000,
+  );
 });
