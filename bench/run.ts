@@ -16,6 +16,7 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runAdjusterBench } from './adjuster.bench';
+import { runFinalReportLatencyBench } from './finalReportLatency.bench';
 import { runHeartbeatCallsBench } from './heartbeatCalls.bench';
 import { runHeartbeatScheduleBench } from './heartbeatSchedule.bench';
 import { runHistoryEventsBench } from './historyEvents.bench';
@@ -36,6 +37,8 @@ const BENCHES: Array<{ name: string; run: () => Promise<BenchResult[]> }> = [
   { name: 'heartbeatCalls', run: runHeartbeatCallsBench },
   { name: 'monitorCalls', run: runMonitorCallsBench },
   { name: 'lifecycleThroughput', run: runLifecycleThroughputBench },
+  // Real Slurm (scripts/slurm-setup.sh): runs its own short-lived batch jobs.
+  { name: 'finalReportLatency', run: runFinalReportLatencyBench },
 ];
 
 async function main(argv: string[]): Promise<number> {
