@@ -328,9 +328,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             nativeExitCode: report.nativeExitCode,
             nodeID: report.nodeID,
             errorCode: report.errorCode,
-            startTime: report.status === 'running' ? observedAt : undefined,
+            startTime: report.status === 'running' ? (report.startTime ?? observedAt) : undefined,
             endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
-              ? observedAt
+              ? (report.endTime ?? observedAt)
               : undefined,
           });
         }

@@ -23,6 +23,9 @@ export interface WorkerChange {
   pilotClosed?: boolean;
   /** Late binding: the jobs the queue just gave this worker. */
   pandaIDs?: number[];
+  /** When the batch system says the job started / ended (ISO), if it says. */
+  startTime?: string;
+  endTime?: string;
 }
 
 /**
@@ -58,6 +61,9 @@ export function diffMonitorResults(
         errorCode: r.errorCode,
         nodeID: r.nodeID,
         pilotClosed: r.pilotClosed,
+        // The batch system's own times: PanDA should hear when the job ended, not when we noticed.
+        startTime: r.startTime,
+        endTime: r.endTime,
       });
     }
   });

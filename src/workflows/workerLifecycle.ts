@@ -288,10 +288,25 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     }
   }
 
-  async function setStatus(status: WorkerStatus, fields: Partial<WorkSpec>): Promise<boolean> {
+  /** A time the batch system gave, if it is one (plugin output is checked, not trusted). */
+  const validTime = (t: string | undefined): string | undefined =>
+    t !== undefined && Number.isFinite(Date.parse(t)) ? new Date(Date.parse(t)).toISOString() : undefined;
+
+  async function setStatus(
+    status: WorkerStatus,
+    fields: Partial<WorkSpec>,
+    batchTimes: { startTime?: string; endTime?: string } = {},
+  ): Promise<boolean> {
     const decision = applyWorkerStatus(s.worker.status, status);
     if (!decision.changed) return false;
     const stamps = timestampsForStatus(s.worker, decision.status, new Date(Date.now()));
+    // When the batch system says when the job started or ended, that is what PanDA hears (the
+    // monitor notices a cycle later); a job seen only after it ended still gets its start time.
+    const started = validTime(batchTimes.startTime);
+    const ended = validTime(batchTimes.endTime);
+    if (stamps.startTime && started) stamps.startTime = started;
+    if (stamps.endTime && ended) stamps.endTime = ended;
+    if (stamps.endTime && !s.worker.startTime && started) stamps.startTime = started;
     s.worker = { ...s.worker, ...fields, ...stamps, status: decision.status };
     publish();
     const final = isFinalWorkerStatus(decision.status);
@@ -431,13 +446,17 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     const latest = lastConclusive;
     lastConclusive = undefined;
     if (latest?.status) {
-      await setStatus(latest.status, {
-        diagMessage: latest.diag ?? s.worker.diagMessage,
-        nativeStatus: latest.nativeStatus ?? s.worker.nativeStatus,
-        nativeExitCode: latest.nativeExitCode ?? s.worker.nativeExitCode,
-        errorCode: latest.errorCode ?? s.worker.errorCode,
-        nodeID: latest.nodeID ?? s.worker.nodeID,
-      });
+      await setStatus(
+        latest.status,
+        {
+          diagMessage: latest.diag ?? s.worker.diagMessage,
+          nativeStatus: latest.nativeStatus ?? s.worker.nativeStatus,
+          nativeExitCode: latest.nativeExitCode ?? s.worker.nativeExitCode,
+          errorCode: latest.errorCode ?? s.worker.errorCode,
+          nodeID: latest.nodeID ?? s.worker.nodeID,
+        },
+        { startTime: latest.startTime, endTime: latest.endTime },
+      );
     }
     if (isFinalWorkerStatus(s.worker.status)) break;
 

@@ -43,6 +43,9 @@ export interface WorkerStatusReport {
   pilotClosed?: boolean;
   /** Late binding: the jobs the queue just gave this worker (its pilot asked for them). */
   pandaIDs?: number[];
+  /** The batch system's start / end time of the job (ISO), when it tells; else the observation time is used. */
+  startTime?: string;
+  endTime?: string;
   /** When the monitor observed it (ISO). */
   observedAt: string;
 }

@@ -147,15 +147,23 @@ test('submitted → running → finished: recorded in the DB, each change report
   await waitForStatus(handle, 'running');
   // The monitor repeating an unchanged status must not produce a second report.
   await handle.signal(statusChangedSignal, { status: 'running', observedAt: now() });
-  await handle.signal(statusChangedSignal, { status: 'finished', observedAt: now(), nativeExitCode: 0 });
+  // The batch system says when the job ended (the monitor noticed later): that time is kept.
+  const jobEnd = new Date(Date.now() - 42_000).toISOString();
+  await handle.signal(statusChangedSignal, {
+    status: 'finished',
+    observedAt: now(),
+    nativeExitCode: 0,
+    endTime: jobEnd,
+  });
   const final = await handle.result();
   assert.equal(final.worker.status, 'finished');
   assert.equal(final.phase, 'done');
+  assert.equal(final.worker.endTime, jobEnd, "the batch system's end time, not the time it was noticed");
 
   const row = await getWorker(stack.db, workerID);
   assert.equal(row?.status, 'finished');
   assert.ok(row?.startTime, 'start time recorded');
-  assert.ok(row?.endTime, 'end time recorded');
+  assert.equal(new Date(row?.endTime ?? 0).toISOString(), jobEnd, 'the DB holds the job end time');
   assert.equal(row?.nodeID, 'node-1');
   assert.ok(row?.sweptAt, 'swept');
   assert.equal(existsSync(join(stack.scratch, String(workerID))), false, 'sweeper removed the access point');

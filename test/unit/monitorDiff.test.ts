@@ -117,3 +117,19 @@ test('an answer that does not match the question is an error, not a guess', () =
     /1 results for 2 workers/,
   );
 });
+
+test("the batch system's own start and end times travel with the change", () => {
+  const { changes } = diffMonitorResults(
+    [w(1, 'running', 'R')],
+    [
+      r('finished', {
+        nativeStatus: 'CD',
+        startTime: '2026-11-26T10:00:00Z',
+        endTime: '2026-11-26T10:05:07Z',
+      }),
+    ],
+    none,
+  );
+  assert.equal(changes[0].startTime, '2026-11-26T10:00:00Z');
+  assert.equal(changes[0].endTime, '2026-11-26T10:05:07Z');
+});
