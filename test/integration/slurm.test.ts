@@ -14,8 +14,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import type { SubmissionOutcome } from '../../src/activities/lifecycleTypes';
+import { createPluginActivities } from '../../src/activities/plugin';
 import type { WorkSpec } from '../../src/core/specs';
 import { isFinalWorkerStatus, type WorkerStatus } from '../../src/core/workerStatus';
+import { createPluginRegistry } from '../../src/plugins';
 import { countingRunner, runCommand } from '../../src/plugins/exec';
 import { createSlurmMonitor, createSlurmSubmitter, createSlurmSweeper } from '../../src/plugins/slurm';
 import type { CheckResult, PluginContext } from '../../src/plugins/types';
@@ -25,6 +30,8 @@ const N_WORKERS = 50;
 const FAIL_ID = 7;
 const CANCEL_ID = 13;
 const TIMEOUT_ID = 21;
+/** Workers of the bulk-submit test: 20 of them, a crash after the first 10. */
+const BULK_IDS = Array.from({ length: 20 }, (_, i) => 101 + i);
 
 // The job's behaviour comes from its worker id, through the placeholders under test.
 const TEMPLATE = `#!/bin/bash
@@ -68,7 +75,11 @@ before(() => {
 after(() => {
   // Leave no job of this run behind, whatever failed.
   // scancel --name takes one name only: find this run's job ids by name, then cancel them by id.
-  const names = new Set(Array.from({ length: N_WORKERS }, (_, i) => `harvester-${harvesterID}-${i + 1}`));
+  const names = new Set(
+    [...Array.from({ length: N_WORKERS }, (_, i) => i + 1), ...BULK_IDS].map(
+      (id) => `harvester-${harvesterID}-${id}`,
+    ),
+  );
   const listed = spawnSync('squeue', ['-h', '-o', '%i %j'], { encoding: 'utf8' }).stdout ?? '';
   const ids = listed
     .split('\n')
@@ -255,4 +266,63 @@ test('a purged job asked for alone is "cannot tell", not an error', async () => 
   assert.equal(reply.ok, true, reply.diag);
   assert.equal(reply.results[0].status, null);
   assert.match(reply.results[0].diag, /not in squeue/);
+});
+
+/** The activity's own log lines would drown the test output; warnings still show. */
+const quiet = new DefaultLogger('WARN');
+
+test("the queue's bulk submit against real Slurm: a retry after a crash mid-batch finds the jobs it made, a refused sbatch is looked up, then missed", async () => {
+  const activities = createPluginActivities({ registry: createPluginRegistry() });
+  const params = { module: 'slurm', name: 'SlurmSubmitter', template: '#!/bin/bash\nsleep 120\n' };
+  const workers = BULK_IDS.map(makeWorker);
+  const call = { params, harvesterID, queueName: 'SLURM_TEST', workers };
+
+  // Attempt 1 "dies" after sbatch for the first ten workers: they exist in Slurm, nobody recorded them.
+  const first = await createSlurmSubmitter(params, { ...ctx, submitAttempt: 1 }).submitWorkers(
+    workers.slice(0, 10),
+  );
+  assert.ok(first.every((r) => r.outcome === 'success'));
+
+  // Temporal retries the activity: attempt 2 looks all twenty up, keeps the ten and submits the rest.
+  const retried: SubmissionOutcome[] = await new MockActivityEnvironment(
+    { attempt: 2 },
+    { logger: quiet },
+  ).run(activities.submitWorkers, call);
+  assert.deepEqual(
+    retried.map((o) => o.outcome),
+    workers.map(() => 'success'),
+  );
+  assert.deepEqual(
+    retried.slice(0, 10).map((o) => o.batchID),
+    first.map((r) => r.batchID),
+    'the jobs made before the crash are the ones reported',
+  );
+  const listed = await runCommand('squeue', ['-h', '-t', 'all', '-o', '%j %i']);
+  const jobsPerWorker = new Map<string, number>();
+  for (const line of listed.stdout.split('\n')) {
+    const [name] = line.trim().split(/\s+/);
+    if (
+      name?.startsWith(`harvester-${harvesterID}-1`) &&
+      BULK_IDS.some((id) => name === `harvester-${harvesterID}-${id}`)
+    )
+      jobsPerWorker.set(name, (jobsPerWorker.get(name) ?? 0) + 1);
+  }
+  assert.equal(jobsPerWorker.size, 20, 'every worker has a job');
+  assert.ok(
+    [...jobsPerWorker.values()].every((n) => n === 1),
+    'and only one',
+  );
+
+  // sbatch refuses (no such partition): the worker is looked up (a timeout might have submitted
+  // it), not found, and comes back failed with sbatch's own words.
+  const refused: SubmissionOutcome[] = await new MockActivityEnvironment(
+    { attempt: 1 },
+    { logger: quiet },
+  ).run(activities.submitWorkers, {
+    ...call,
+    params: { ...params, partition: 'no_such_partition' },
+    workers: [makeWorker(200)],
+  });
+  assert.equal(refused[0].outcome, 'failure');
+  assert.match(refused[0].diag, /sbatch.*(partition|Invalid)/i);
 });
