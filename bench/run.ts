@@ -20,8 +20,10 @@ import { runFinalReportLatencyBench } from './finalReportLatency.bench';
 import { runHeartbeatCallsBench } from './heartbeatCalls.bench';
 import { runHeartbeatScheduleBench } from './heartbeatSchedule.bench';
 import { runHistoryEventsBench } from './historyEvents.bench';
+import { runKillLatencyBench } from './killLatency.bench';
 import { runLifecycleThroughputBench } from './lifecycleThroughput.bench';
 import { runMonitorCallsBench } from './monitorCalls.bench';
+import { runSlurmSubmitRateBench } from './slurmSubmitRate.bench';
 import {
   BENCH_OUTPUT_DIR,
   type BenchResult,
@@ -39,6 +41,8 @@ const BENCHES: Array<{ name: string; run: () => Promise<BenchResult[]> }> = [
   { name: 'lifecycleThroughput', run: runLifecycleThroughputBench },
   // Real Slurm (scripts/slurm-setup.sh): runs its own short-lived batch jobs.
   { name: 'finalReportLatency', run: runFinalReportLatencyBench },
+  { name: 'killLatency', run: runKillLatencyBench },
+  { name: 'slurmSubmitRate', run: runSlurmSubmitRateBench },
 ];
 
 async function main(argv: string[]): Promise<number> {
