@@ -95,6 +95,26 @@ export interface SubmissionPlan {
   explanation: string;
 }
 
+/**
+ * What a monitor plugin needs of a worker (its batch id, access point, times): the list travels
+ * through the queue workflow's history every cycle, so diagnostics and job lists stay out of it.
+ */
+const MONITOR_FIELDS = [
+  'batchID',
+  'queueName',
+  'computingElement',
+  'submissionHost',
+  'accessPoint',
+  'submitTime',
+  'startTime',
+  'nativeStatus',
+] as const;
+
+/** Job descriptions as a worker's messenger feeds them. */
+function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
+  return jobs.map((j) => ({ PandaID: j.PandaID, jobParams: j as Record<string, unknown> }));
+}
+
 /** Runs fn over items with at most `limit` in flight. */
 async function forEachLimited<T>(
   items: readonly T[],
@@ -264,26 +284,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const byConfig = new Map<string, WorkSpec[]>();
       for (const w of workers) {
         const list = byConfig.get(w.configID) ?? [];
-        list.push({
-          workerID: w.workerID,
-          computingSite: w.computingSite,
-          harvesterID: w.harvesterID,
-          configID: w.configID,
-          mapType: w.mapType,
-          status: w.status,
-          resourceType: w.resourceType,
-          jobType: w.jobType,
-          nCore: w.nCore,
-          batchID: w.batchID,
-          queueName: w.queueName,
-          computingElement: w.computingElement,
-          submissionHost: w.submissionHost,
-          accessPoint: w.accessPoint,
-          creationTime: w.creationTime,
-          submitTime: w.submitTime,
-          startTime: w.startTime,
-          nativeStatus: w.nativeStatus,
-        });
+        list.push(workSpecOf(w, MONITOR_FIELDS));
         byConfig.set(w.configID, list);
       }
       const withoutJobs = new Set(workers.filter((w) => w.pandaIDs.length === 0).map((w) => w.workerID));
@@ -477,10 +478,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             list2.map((j) => j.PandaID),
           );
           workers.push({ ...workSpecOf(w), pandaIDs: list2.map((j) => j.PandaID) });
-          jobs[String(w.workerID)] = list2.map((j) => ({
-            PandaID: j.PandaID,
-            jobParams: j as Record<string, unknown>,
-          }));
+          jobs[String(w.workerID)] = toPushJobs(list2);
         }
       }
       return {
@@ -555,11 +553,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const jobs: Record<string, PushJob[]> = {};
       for (const w of specs) {
         const list = pushJobs?.get(w.workerID);
-        if (list)
-          jobs[String(w.workerID)] = list.map((j) => ({
-            PandaID: j.PandaID,
-            jobParams: j as Record<string, unknown>,
-          }));
+        if (list) jobs[String(w.workerID)] = toPushJobs(list);
       }
       return {
         pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
@@ -589,7 +583,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
       const outcomes = new Map((input.submissions ?? []).map((o) => [o.workerID, o]));
       // Rows that were never made (push mode without a job) have no worker to start.
-      const workers = (await getWorkers(deps.db, input.ids)).map(workSpecOf);
+      const workers = (await getWorkers(deps.db, input.ids)).map((w) => workSpecOf(w));
       let missed = 0;
       await forEachLimited(workers, 10, async (w) => {
         const o = outcomes.get(w.workerID);

@@ -12,8 +12,10 @@ import type { WorkerStatus } from './workerStatus';
 /** What the comparison needs of a worker: its id and last known state. */
 export type MonitoredWorker = Pick<WorkSpec, 'workerID' | 'status' | 'nativeStatus'>;
 
+/** A change the monitor saw, as the worker's workflow is told it. */
 export interface WorkerChange {
   workerID: number;
+  /** null = the monitor could not tell this time (Harvester's None); the last known status stays. */
   status: WorkerStatus | null;
   diag?: string;
   nativeStatus?: string;

@@ -3,6 +3,7 @@
  * PanDA's server accepts only some statuses and expects Harvester's exact field names and time format,
  * so this mapping is kept in one pure module that the PanDA client and the tests share.
  */
+import type { WorkerUpdate } from '../panda/types';
 import type { JobStatus, JobSubStatus, MapType, WorkSpec } from './specs';
 import { isFinalJobStatus } from './transitions';
 import type { WorkerStatus } from './workerStatus';
@@ -30,38 +31,12 @@ export function toPandaDatetime(iso: string): string {
 // ---------------------------------------------------------------------------------------------
 // Workers (harvester/update_workers)
 
-/** One entry of update_workers' `workers` list (Harvester: WorkSpec.convert_to_propagate). */
-export interface PandaWorkerReport {
-  workerID: number;
-  batchID?: string;
-  /** Batch queue / partition. */
-  queueName?: string;
-  /** Sent as the raw worker status: PanDA's worker table knows every Harvester status. */
-  status: WorkerStatus;
-  computingSite: string;
-  nCore?: number;
-  nodeID?: string;
-  submitTime?: string;
-  startTime?: string;
-  endTime?: string;
-  jobType?: string;
-  resourceType?: string;
-  nativeExitCode?: number;
-  nativeStatus?: string;
-  diagMessage?: string;
-  nJobs?: number;
-  computingElement?: string;
-  syncLevel?: number;
-  submissionHost?: string;
-  harvesterHost?: string;
-  errorCode?: number;
-  minRamCount?: number;
-  pandaid_list?: number[];
-  stdOut?: string;
-  stdErr?: string;
-  batchLog?: string;
-  jdl?: string;
-}
+/**
+ * One entry of update_workers' `workers` list (Harvester: WorkSpec.convert_to_propagate): the wire
+ * type, with what a report built here always has. The status is sent raw: PanDA's worker table
+ * knows every Harvester status.
+ */
+export type PandaWorkerReport = WorkerUpdate & { status: WorkerStatus; computingSite: string };
 
 /** A worker row as the reporter sees it: errorDiag is the text that goes with errorCode (work_table.errorDiag). */
 export type ReportableWorker = WorkSpec & { errorDiag?: string };

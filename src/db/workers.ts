@@ -428,11 +428,38 @@ export async function getWorkers(db: Queryable, workerIDs: readonly number[]): P
   return res.rows.map(toWorker);
 }
 
+/** The optional WorkSpec fields a record may carry. */
+const OPTIONAL_SPEC_FIELDS = [
+  'pilotType',
+  'prodSourceLabel',
+  'minRamCount',
+  'maxDiskCount',
+  'maxWalltime',
+  'batchID',
+  'queueName',
+  'computingElement',
+  'submissionHost',
+  'nodeID',
+  'accessPoint',
+  'submitTime',
+  'startTime',
+  'endTime',
+  'nativeStatus',
+  'nativeExitCode',
+  'diagMessage',
+  'errorCode',
+  'pandaIDs',
+] as const satisfies readonly (keyof WorkSpec)[];
+
 /**
  * The WorkSpec part of a record, without the DB's bookkeeping, for workflow inputs: what travels
- * through a history should be what the plugins need, no more.
+ * through a history should be what the plugins need, no more. `fields` narrows the optional part
+ * (the required identity fields always come along).
  */
-export function workSpecOf(w: WorkerRecord): WorkSpec {
+export function workSpecOf(
+  w: WorkerRecord,
+  fields: readonly (typeof OPTIONAL_SPEC_FIELDS)[number][] = OPTIONAL_SPEC_FIELDS,
+): WorkSpec {
   const spec: WorkSpec = {
     workerID: w.workerID,
     computingSite: w.computingSite,
@@ -445,30 +472,11 @@ export function workSpecOf(w: WorkerRecord): WorkSpec {
     nCore: w.nCore,
     creationTime: w.creationTime,
   };
-  const optional = [
-    'pilotType',
-    'prodSourceLabel',
-    'minRamCount',
-    'maxDiskCount',
-    'maxWalltime',
-    'batchID',
-    'queueName',
-    'computingElement',
-    'submissionHost',
-    'nodeID',
-    'accessPoint',
-    'submitTime',
-    'startTime',
-    'endTime',
-    'nativeStatus',
-    'nativeExitCode',
-    'diagMessage',
-    'errorCode',
-  ] as const satisfies readonly (keyof WorkSpec)[];
-  for (const key of optional) {
-    if (w[key] !== undefined && w[key] !== null) (spec as unknown as Record<string, unknown>)[key] = w[key];
+  for (const key of fields) {
+    const value = w[key];
+    if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+    (spec as unknown as Record<string, unknown>)[key] = Array.isArray(value) ? [...value] : value;
   }
-  if (w.pandaIDs.length > 0) spec.pandaIDs = [...w.pandaIDs];
   return spec;
 }
 

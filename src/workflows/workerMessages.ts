@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PushJob, SubmissionOutcome } from '../activities/lifecycleTypes';
+import type { WorkerChange } from '../core/monitorDiff';
 import type { WorkSpec } from '../core/specs';
 import type { KillReason } from '../core/stuckRules';
 import type { WorkerPolicy } from '../core/workerPolicy';
@@ -32,23 +33,11 @@ export interface KillRequest {
  * What the queue monitor saw in the batch system for one worker. Sent only when something changed:
  * the status, the native status (e.g. held), or whether the status could be told at all.
  */
-export interface WorkerStatusReport {
-  /** null = the monitor could not tell this time (Harvester's None); the last known status stays. */
-  status: WorkerStatus | null;
-  diag?: string;
-  nativeStatus?: string;
-  nativeExitCode?: number;
-  errorCode?: number;
-  nodeID?: string;
-  pilotClosed?: boolean;
-  /** Late binding: the jobs the queue just gave this worker (its pilot asked for them). */
-  pandaIDs?: number[];
-  /** The batch system's start / end time of the job (ISO), when it tells; else the observation time is used. */
-  startTime?: string;
-  endTime?: string;
+/** What the queue's monitor tells a worker: its change (core/monitorDiff) and when it was seen. */
+export type WorkerStatusReport = Omit<WorkerChange, 'workerID'> & {
   /** When the monitor observed it (ISO). */
   observedAt: string;
-}
+};
 
 export interface KillState {
   reason: string;

@@ -14,29 +14,17 @@ import { bindJobsToWorker, getJob, upsertJobs } from '../../src/db/jobs';
 import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'PUSH_DUMMY';
-const H = 'pandaharvester.harvester';
 let stack: TestStack;
 
 before(async () => {
   stack = await startTestStack({
     queueConfig: (scratch) => ({
-      [QUEUE]: {
+      [QUEUE]: dummyQueueConfig(accessPointUnder(scratch), {
         mapType: 'OneToOne',
-        maxWorkers: 10,
-        submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter' },
-        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
-        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-        messenger: {
-          module: `${H}messenger.shared_file_messenger`,
-          name: 'SharedFileMessenger',
-          accessPoint: `${scratch}/\${workerID}`,
-        },
-        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
-        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
         temporal: {
           heartbeatIntervalSeconds: 2,
           sweeperIntervalSeconds: 2,
@@ -44,7 +32,7 @@ before(async () => {
           keepFailed: 0,
           keepCancelled: 0,
         },
-      },
+      }),
     }),
   });
   stack.sim.control.addQueue(QUEUE);

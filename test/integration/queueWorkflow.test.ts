@@ -31,9 +31,9 @@ import {
   setLimitsUpdate,
 } from '../../src/workflows/queueMessages';
 import { workerWorkflowId } from '../../src/workflows/workerMessages';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
-const DUMMY = 'pandaharvester.harvester';
 
 interface QueueSpec {
   maxWorkers?: number;
@@ -48,21 +48,10 @@ interface QueueSpec {
 /** A pull (NoJob) queue on the dummy batch plugin with 1-second cycles and nothing kept after the end. */
 function dummyQueue(scratch: string, name: string, spec: QueueSpec): Record<string, unknown> {
   const { submitter, monitor, ...limits } = spec;
-  return {
-    queueStatus: 'online',
-    mapType: 'NoJob',
+  return dummyQueueConfig(accessPointUnder(`${scratch}/${name}`), {
     ...limits,
-    submitter: { module: `${DUMMY}submitter.dummy_submitter`, name: 'DummySubmitter', ...submitter },
-    monitor: { module: `${DUMMY}monitor.dummy_monitor`, name: 'DummyMonitor', ...monitor },
-    sweeper: { module: `${DUMMY}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-    workerMaker: { module: `${DUMMY}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-    messenger: {
-      module: `${DUMMY}messenger.shared_file_messenger`,
-      name: 'SharedFileMessenger',
-      accessPoint: `${scratch}/${name}/\${workerID}`,
-    },
-    preparator: { module: `${DUMMY}preparator.dummy_preparator`, name: 'DummyPreparator' },
-    stager: { module: `${DUMMY}stager.dummy_stager`, name: 'DummyStager' },
+    submitter,
+    monitor,
     temporal: {
       submitterIntervalSeconds: 1,
       monitorIntervalSeconds: 1,
@@ -73,7 +62,7 @@ function dummyQueue(scratch: string, name: string, spec: QueueSpec): Record<stri
       keepCancelled: 0,
       keepMissed: 0,
     },
-  };
+  });
 }
 
 /**

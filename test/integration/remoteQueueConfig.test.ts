@@ -23,6 +23,7 @@ import { createLogger } from '../../src/observability/logger';
 import { createPandaClient } from '../../src/panda';
 import { instanceStateQuery, instanceWorkflowId } from '../../src/workflows/instanceMessages';
 import { queueWorkflowId } from '../../src/workflows/queueMessages';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { TEST_NAMESPACE, testDatabaseUrl, testTemporalAddress } from '../helpers/env';
 import { eventually } from '../helpers/stack';
 import { testClient, uniqueName } from '../helpers/temporal';
@@ -35,21 +36,10 @@ const Q2 = 'REMOTE_SITE_B';
 /** A pull queue on the dummy plugins; with no activated jobs in the simulator it submits nothing. */
 function remoteQueue(scratch: string, name: string, extra: Record<string, unknown> = {}) {
   return {
-    queueStatus: 'online',
-    mapType: 'NoJob',
-    maxWorkers: 3,
-    submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter' },
-    monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
-    sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-    workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-    messenger: {
-      module: `${H}messenger.shared_file_messenger`,
-      name: 'SharedFileMessenger',
-      accessPoint: `${scratch}/${name}/$` + '{workerID}',
-    },
-    preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
-    stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
-    temporal: { submitterIntervalSeconds: 1, monitorIntervalSeconds: 1 },
+    ...dummyQueueConfig(accessPointUnder(`${scratch}/${name}`), {
+      maxWorkers: 3,
+      temporal: { submitterIntervalSeconds: 1, monitorIntervalSeconds: 1 },
+    }),
     ...extra,
   };
 }

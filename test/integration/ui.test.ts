@@ -18,6 +18,7 @@ import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
 import { launchChromium, resetScreenshotDir, screenshot, screenshotDir, uiStep } from '../helpers/browser';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { TEST_NAMESPACE } from '../helpers/env';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
@@ -26,29 +27,14 @@ const SUFFIX = `${Date.now().toString(36)}${process.pid.toString(36)}`.toUpperCa
 const QUEUE = `UI_TEST_${SUFFIX}`;
 /** A second queue whose worker must not show up when the list is filtered on QUEUE. */
 const OTHER_QUEUE = `UI_OTHER_${SUFFIX}`;
-const DUMMY = 'pandaharvester.harvester';
 /** Bounded waits for the UI: the page polls the server, so a few seconds is usually enough. */
 const UI_TIMEOUT_MS = 20_000;
 
 function dummyQueue(scratch: string) {
-  return {
-    queueStatus: 'online',
-    mapType: 'NoJob',
-    maxWorkers: 10,
-    submitter: { module: `${DUMMY}submitter.dummy_submitter`, name: 'DummySubmitter' },
-    monitor: { module: `${DUMMY}monitor.dummy_monitor`, name: 'DummyMonitor' },
-    sweeper: { module: `${DUMMY}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-    workerMaker: { module: `${DUMMY}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-    messenger: {
-      module: `${DUMMY}messenger.shared_file_messenger`,
-      name: 'SharedFileMessenger',
-      accessPoint: `${scratch}/\${workerID}`,
-    },
-    preparator: { module: `${DUMMY}preparator.dummy_preparator`, name: 'DummyPreparator' },
-    stager: { module: `${DUMMY}stager.dummy_stager`, name: 'DummyStager' },
-    // Long heartbeats: the histories stay as the test made them while the browser reads them.
+  // Long heartbeats: the histories stay as the test made them while the browser reads them.
+  return dummyQueueConfig(accessPointUnder(scratch), {
     temporal: { heartbeatIntervalSeconds: 600, sweeperIntervalSeconds: 600 },
-  };
+  });
 }
 
 type LifecycleHandle = WorkflowHandle<typeof workerLifecycleWorkflow>;

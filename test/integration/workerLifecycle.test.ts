@@ -23,29 +23,15 @@ import {
   workerWorkflowId,
 } from '../../src/workflows/workerMessages';
 import { TEMPORAL_CLI } from '../../temporal/devServer';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { TEST_NAMESPACE, testTemporalAddress } from '../helpers/env';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'DUMMY_LIFECYCLE';
-const DUMMY = 'pandaharvester.harvester';
 
 function queueConfig(scratch: string, overrides: Record<string, unknown> = {}) {
   return {
-    [QUEUE]: {
-      queueStatus: 'online',
-      mapType: 'NoJob',
-      maxWorkers: 10,
-      submitter: { module: `${DUMMY}submitter.dummy_submitter`, name: 'DummySubmitter' },
-      monitor: { module: `${DUMMY}monitor.dummy_monitor`, name: 'DummyMonitor' },
-      sweeper: { module: `${DUMMY}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-      workerMaker: { module: `${DUMMY}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-      messenger: {
-        module: `${DUMMY}messenger.shared_file_messenger`,
-        name: 'SharedFileMessenger',
-        accessPoint: `${scratch}/\${workerID}`,
-      },
-      preparator: { module: `${DUMMY}preparator.dummy_preparator`, name: 'DummyPreparator' },
-      stager: { module: `${DUMMY}stager.dummy_stager`, name: 'DummyStager' },
+    [QUEUE]: dummyQueueConfig(accessPointUnder(scratch), {
       temporal: {
         heartbeatIntervalSeconds: 3,
         sweeperIntervalSeconds: 2,
@@ -55,7 +41,7 @@ function queueConfig(scratch: string, overrides: Record<string, unknown> = {}) {
         keepMissed: 0,
         ...overrides,
       },
-    },
+    }),
   };
 }
 
