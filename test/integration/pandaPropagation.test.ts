@@ -12,12 +12,15 @@ import type { WorkSpec } from '../../src/core/specs';
 import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
 import { bindJobsToWorker, getJob, upsertJobs } from '../../src/db/jobs';
 import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
+import { queueWorkflowId } from '../../src/workflows/queueMessages';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'PUSH_DUMMY';
+/** A pull queue run by its real queue workflow (unique per run: the dev server may outlive a run). */
+const PULL = `PULL_OUTAGE_${Date.now().toString(36).toUpperCase()}`;
 let stack: TestStack;
 
 before(async () => {
@@ -33,9 +36,21 @@ before(async () => {
           keepCancelled: 0,
         },
       }),
+      [PULL]: dummyQueueConfig(accessPointUnder(`${scratch}/${PULL}`), {
+        nQueueLimitWorker: 3,
+        maxWorkers: 3,
+        submitter: { runAfterSeconds: 1 },
+        temporal: {
+          submitterIntervalSeconds: 1,
+          monitorIntervalSeconds: 1,
+          heartbeatIntervalSeconds: 3600,
+          maxConsecutiveMonitorFailures: 1000,
+        },
+      }),
     }),
   });
   stack.sim.control.addQueue(QUEUE);
+  stack.sim.control.addQueue(PULL);
 });
 
 after(async () => {
@@ -174,4 +189,76 @@ test('a tobekilled command in a heartbeat reply kills the worker in the batch sy
     async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled',
   );
   await handle.terminate('test over');
+});
+
+test('PanDA down while a queue runs: no extra workers, and every report arrives after recovery, in order, once', async () => {
+  stack.sim.control.addJobs(50, { computingSite: PULL });
+  // PanDA answers nothing the queue needs: no reports, no job statistics.
+  stack.sim.control.injectFault('harvester/update_workers', { kind: 'http500' }, 100_000);
+  stack.sim.control.injectFault('statistics/active_job_stats_by_site', { kind: 'http500' }, 100_000);
+  const t = stack.configs.queue(PULL).temporal;
+  const queue = await stack.client.workflow.start('queueWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: queueWorkflowId(stack.harvesterID, PULL),
+    args: [
+      {
+        harvesterID: stack.harvesterID,
+        queueName: PULL,
+        settings: {
+          submitterIntervalSeconds: t.submitterIntervalSeconds,
+          monitorIntervalSeconds: t.monitorIntervalSeconds,
+          maxConsecutiveMonitorFailures: t.maxConsecutiveMonitorFailures,
+          autoResumeAfterMonitorRecovery: true,
+        },
+      },
+    ],
+  });
+  try {
+    const created = async () =>
+      (
+        await stack.db.query<{ worker_id: string; status: string }>(
+          'SELECT worker_id, status FROM workers WHERE computing_site = $1 AND harvester_id = $2 ORDER BY worker_id',
+          [PULL, stack.harvesterID],
+        )
+      ).rows;
+    await eventually(
+      'three workers running while PanDA is down',
+      async () => (await created()).filter((r) => r.status === 'running').length === 3,
+    );
+    await new Promise((r) => setTimeout(r, 4000)); // several more cycles with PanDA still down
+    const ids = (await created()).map((r) => Number(r.worker_id));
+    assert.equal(ids.length, 3, `workers made during the outage: ${ids.join(', ')}`);
+    const reportsOf = (id: number) =>
+      stack.sim.state.workerUpdates
+        .filter((u) => Number(u.request.workerID) === id)
+        .map((u) => String(u.request.status));
+    assert.deepEqual(ids.map(reportsOf), [[], [], []], 'PanDA was down: nothing reached it');
+
+    stack.sim.control.clearFaults();
+    await eventually(
+      'every report delivered',
+      async () => ids.every((id) => reportsOf(id).includes('running')),
+      // Reports back off while PanDA is down (5 s, 10 s, 20 s, ...): the next try may be a while off.
+      90000,
+    );
+    for (const id of ids) {
+      assert.deepEqual(reportsOf(id), ['submitted', 'running'], `worker ${id}: each state once, in order`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await created()).length, 3, 'no extra workers after the recovery either');
+  } finally {
+    stack.sim.control.clearFaults();
+    await queue.terminate('test over').catch(() => {});
+    for (const r of await stack.db
+      .query<{ worker_id: string }>(
+        'SELECT worker_id FROM workers WHERE computing_site = $1 AND harvester_id = $2',
+        [PULL, stack.harvesterID],
+      )
+      .then((x) => x.rows)) {
+      await stack.client.workflow
+        .getHandle(workerWorkflowId(stack.harvesterID, PULL, Number(r.worker_id)))
+        .terminate('test over')
+        .catch(() => {});
+    }
+  }
 });
