@@ -18,6 +18,7 @@ import {
   queueStateQuery,
   queueWorkflowId,
 } from '../../src/workflows/queueMessages';
+import { workerWorkflowId } from '../../src/workflows/workerMessages';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const H = 'pandaharvester.harvester';
@@ -394,11 +395,22 @@ test('late binding: a worker goes out without a job, its pilot asks, it becomes 
 
   // The pilot asks for a job (Harvester's shared-file messenger: worker_requestjob.json).
   writeFileSync(join(worker.accessPoint!, 'worker_requestjob.json'), JSON.stringify({ nJobs: 1 }));
-  await eventually('the worker reported ready', async () =>
-    stack.sim.state.workerUpdates.some(
-      (u) => Number(u.request.workerID) === worker.workerID && u.request.status === 'ready',
-    ),
-  );
+  // The monitor tells the lifecycle `ready` (the job may follow within the same second, and a
+  // lifecycle that hears both at once reports only the latest, so the signal is what is checked).
+  await eventually('the monitor signalled ready', async () => {
+    const history = await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, LATE, worker.workerID))
+      .fetchHistory();
+    return (history.events ?? []).some((e) => {
+      const a = e.workflowExecutionSignaledEventAttributes;
+      const data = a?.input?.payloads?.[0]?.data;
+      return (
+        a?.signalName === 'statusChanged' &&
+        data &&
+        JSON.parse(Buffer.from(data).toString()).status === 'ready'
+      );
+    });
+  });
   const specFile = join(worker.accessPoint!, 'HPCJobs.json');
   await eventually('the job written for the pilot', async () => existsSync(specFile), 30000);
   const fed = JSON.parse(readFileSync(specFile, 'utf8'));
