@@ -22,6 +22,7 @@ import { runHeartbeatScheduleBench } from './heartbeatSchedule.bench';
 import { runHistoryEventsBench } from './historyEvents.bench';
 import { runKillLatencyBench } from './killLatency.bench';
 import { runLifecycleThroughputBench } from './lifecycleThroughput.bench';
+import { runLiveWorkerMemoryBench } from './liveWorkerMemory.bench';
 import { runMonitorCallsBench } from './monitorCalls.bench';
 import { runSlurmSubmitRateBench } from './slurmSubmitRate.bench';
 import {
@@ -43,6 +44,8 @@ const BENCHES: Array<{ name: string; run: () => Promise<BenchResult[]> }> = [
   { name: 'finalReportLatency', run: runFinalReportLatencyBench },
   { name: 'killLatency', run: runKillLatencyBench },
   { name: 'slurmSubmitRate', run: runSlurmSubmitRateBench },
+  // Last: it leaves 20,000 lifecycles asleep on the bench server (discarded at the end).
+  { name: 'liveWorkerMemory', run: runLiveWorkerMemoryBench },
 ];
 
 async function main(argv: string[]): Promise<number> {
