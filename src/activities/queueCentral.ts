@@ -33,6 +33,7 @@ import { getQueue, upsertQueue } from '../db/queues';
 import {
   allocateWorkerIds,
   countWorkersByState,
+  getWorker,
   getWorkers,
   insertPendingWorkers,
   listLiveWorkers,
@@ -46,7 +47,7 @@ import type { PandaCommunicator } from '../panda/client';
 import type { PandaJobDescription } from '../panda/types';
 import type { PluginParams } from '../plugins/types';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
-import { statusChangedSignal, workerWorkflowId } from '../workflows/workerMessages';
+import { statusChangedSignal, type WorkerStatusReport, workerWorkflowId } from '../workflows/workerMessages';
 import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
 
 export interface QueueCentralDeps {
@@ -268,6 +269,57 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     return bound;
   }
 
+  /**
+   * A worker with a batch job in the DB but no running lifecycle (its start failed past the retries
+   * after the bulk submit, or an operator terminated it) would run unreported and never be swept.
+   * The monitor's change starts one for it (signal-with-start), past the submit step, with the
+   * batch id on record: the job is reported, followed and swept like any other.
+   */
+  async function adopt(
+    harvesterID: string,
+    queueName: string,
+    workerID: number,
+    report: WorkerStatusReport,
+  ): Promise<boolean> {
+    const row = await getWorker(deps.db, workerID);
+    if (!row?.batchID || row.sweptAt) return false;
+    const q = await deps.configs.byConfigID(queueName, row.configID);
+    const worker = workSpecOf(row);
+    await deps.client.workflow.signalWithStart('workerLifecycleWorkflow', {
+      taskQueue: deps.centralTaskQueue,
+      workflowId: workerWorkflowId(harvesterID, queueName, workerID),
+      args: [
+        {
+          worker: { ...worker, status: 'pending' },
+          policy: policyFromQueueConfig(q, harvesterID, deps.centralTaskQueue),
+          submission: {
+            workerID,
+            outcome: 'success',
+            diag: 'adopted by the queue monitor: the batch job had no running lifecycle',
+            batchID: row.batchID,
+            submissionHost: row.submissionHost,
+            computingElement: row.computingElement,
+            queueName: row.queueName,
+            submittedAt: row.submitTime,
+          },
+        },
+      ],
+      signal: statusChangedSignal,
+      signalArgs: [report],
+      typedSearchAttributes: [
+        { key: HarvesterQueue, value: queueName },
+        { key: HarvesterInstance, value: harvesterID },
+        { key: HarvesterWorkerStatus, value: 'pending' },
+        { key: HarvesterResourceType, value: row.resourceType },
+        { key: HarvesterWorkerId, value: workerID },
+      ],
+      memo: { queue: queueName, batchID: row.batchID, status: 'pending' },
+      staticSummary: `worker ${workerID} of ${queueName} (${q.submitter.name})`,
+      staticDetails: `adopted by the queue monitor: batch job ${row.batchID} had no running lifecycle`,
+    });
+    return true;
+  }
+
   /** Push mode: the jobs bound to a worker, as its lifecycle feeds them when it submits itself. */
   async function pushJobsOf(w: WorkSpec): Promise<PushJob[] | undefined> {
     if (!w.pandaIDs || w.pandaIDs.length === 0) return undefined;
@@ -313,9 +365,10 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       harvesterID: string;
       queueName: string;
       changes: WorkerChange[];
-    }): Promise<{ signalled: number; notFound: number[] }> {
+    }): Promise<{ signalled: number; notFound: number[]; adopted: number[] }> {
       const observedAt = new Date().toISOString();
       const notFound: number[] = [];
+      const adopted: number[] = [];
       let signalled = 0;
       await forEachLimited(input.changes, 20, async (c) => {
         const { workerID, ...report } = c;
@@ -341,13 +394,17 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             .signal(statusChangedSignal, { ...report, observedAt });
           signalled++;
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) notFound.push(workerID);
-          else throw err;
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          if (await adopt(input.harvesterID, input.queueName, workerID, { ...report, observedAt }))
+            adopted.push(workerID);
+          else notFound.push(workerID);
         }
       });
+      if (adopted.length > 0)
+        log.warn('batch jobs without a running lifecycle adopted', { queueName: input.queueName, adopted });
       if (notFound.length > 0)
         log.warn('no running lifecycle for workers', { queueName: input.queueName, notFound });
-      return { signalled, notFound };
+      return { signalled, notFound, adopted };
     },
 
     /** Remembers when the bulk monitor last got an answer (worker lifecycles read it). */

@@ -34,7 +34,6 @@ import { workerWorkflowId } from '../../src/workflows/workerMessages';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
-
 interface QueueSpec {
   maxWorkers?: number;
   nQueueLimitWorker?: number;
@@ -78,6 +77,7 @@ const Q = {
   FAIL: `Q_FAIL_${RUN}`,
   BULK: `Q_BULK_${RUN}`,
   BROKEN: `Q_BROKEN_${RUN}`,
+  ADOPT: `Q_ADOPT_${RUN}`,
   SHARED: `Q_SHARED_${RUN}`,
   K_SUB: `K_SUB_${RUN}`,
   K_RUN: `K_RUN_${RUN}`,
@@ -101,6 +101,12 @@ const MAIN_QUEUES: Record<string, (scratch: string) => QueueSpec> = {
   }),
   // 5. bulk submission, and the fallback when the bulk call fails
   [Q.BULK]: () => ({ nQueueLimitWorker: 5, maxWorkers: 5, maxNewWorkersPerCycle: 5 }),
+  // A worker that runs until the test ends it (status.txt), for the adoption test.
+  [Q.ADOPT]: () => ({
+    nQueueLimitWorker: 1,
+    maxWorkers: 1,
+    submitter: { runAfterSeconds: 1, finishAfterSeconds: 3600 },
+  }),
   [Q.BROKEN]: () => ({ nQueueLimitWorker: 2, maxWorkers: 2, submitter: { submitOutcome: 'sometimes' } }),
   // 4. failing status query
   [Q.FAIL]: (scratch) => ({
@@ -417,6 +423,43 @@ test('a bulk submit that fails makes each worker submit itself; a broken submitt
     assert.ok(state.totals.submitCycles >= 1);
   } finally {
     await terminateQuietly(stack.client, h.workflowId);
+  }
+});
+
+test('a batch job whose lifecycle is gone is adopted by the monitor: reported, finished and swept', async () => {
+  const h = await startQueue(stack, Q.ADOPT);
+  try {
+    const w = await eventually(
+      'a running worker',
+      async () => (await liveByStatus(stack, Q.ADOPT)).running?.[0],
+    );
+    const wid = workerWorkflowId(stack.harvesterID, Q.ADOPT, w);
+    // The lifecycle is lost (an operator terminated it, or its start failed past its retries).
+    await stack.client.workflow.getHandle(wid).terminate('lost lifecycle (test)');
+    const [row] = (await live(stack, Q.ADOPT)).filter((x) => x.workerID === w);
+    // The job ends in the batch system; the monitor sees the change and finds no lifecycle to tell.
+    writeFileSync(join(row.accessPoint!, 'status.txt'), 'finished\n');
+    const adopted = await eventually('a new lifecycle run for the worker', async () => {
+      const d = await stack.client.workflow.getHandle(wid).describe();
+      return d.status.name !== 'TERMINATED' ? d : undefined;
+    });
+    assert.match((await adopted.staticDetails()) ?? '', /adopted by the queue monitor/);
+    const final = await stack.client.workflow.getHandle(wid).result();
+    assert.equal(final.worker.status, 'finished');
+    assert.equal(final.worker.batchID, row.batchID, 'the batch job on record, not a new one');
+    const reported = stack.sim.state.workerUpdates
+      .filter((u) => Number(u.request.workerID) === w)
+      .map((u) => String(u.request.status));
+    assert.equal(reported.at(-1), 'finished', `PanDA heard the end: ${reported.join(',')}`);
+    const { rows } = await stack.db.query<{ swept: boolean }>(
+      'SELECT swept_at IS NOT NULL AS swept FROM workers WHERE worker_id = $1',
+      [w],
+    );
+    assert.equal(rows[0].swept, true, 'swept');
+  } finally {
+    await terminateQuietly(stack.client, h.workflowId);
+    for (const x of await live(stack, Q.ADOPT))
+      await terminateQuietly(stack.client, workerWorkflowId(stack.harvesterID, Q.ADOPT, x.workerID));
   }
 });
 
