@@ -69,6 +69,11 @@ export interface SubmissionOutcome {
   queueName?: string;
   /** When the batch system took it (ISO); the lifecycle's submitTime. */
   submittedAt?: string;
+  /**
+   * A failure the plugin called temporary (Harvester's None): the worker is missed, but its PanDA
+   * jobs are released for the next cycle instead of failing with it (harvester-spec, submitter step 8).
+   */
+  temporary?: boolean;
 }
 
 /** feedJobs: the messenger section is the params; the jobs go into the worker's access point. */

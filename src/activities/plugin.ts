@@ -213,7 +213,12 @@ export function createPluginActivities(deps: PluginActivityDeps) {
             queueName: r.queueName,
             submittedAt: new Date().toISOString(),
           }
-        : { workerID, outcome: 'failure', diag: r.diag || 'submission failed' };
+        : {
+            workerID,
+            outcome: 'failure',
+            diag: r.diag || 'submission failed',
+            temporary: r.outcome === 'temporaryFailure',
+          };
 
     if ((attempt > 1 || call.lookupFirst) && submitter.findSubmittedWorkers) {
       // A failed lookup throws: submitting blind could make a second job for a worker.

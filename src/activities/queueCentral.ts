@@ -27,7 +27,13 @@ import {
   type QueueWorkerCounts,
 } from '../core/workerAdjuster';
 import { policyFromQueueConfig } from '../core/workerPolicy';
-import { bindJobsToWorker, listJobsOfWorker, listUnboundJobs, upsertJobs } from '../db/jobs';
+import {
+  bindJobsToWorker,
+  listJobsOfWorker,
+  listUnboundJobs,
+  unbindJobsFromWorker,
+  upsertJobs,
+} from '../db/jobs';
 import type { Db } from '../db/pool';
 import { getQueue, upsertQueue } from '../db/queues';
 import {
@@ -110,6 +116,13 @@ const MONITOR_FIELDS = [
   'startTime',
   'nativeStatus',
 ] as const;
+
+/** A time a plugin reported, if it is one: plugin output is checked, not trusted. */
+function validTime(t: string | undefined): string | undefined {
+  return t !== undefined && Number.isFinite(Date.parse(t))
+    ? new Date(Date.parse(t)).toISOString()
+    : undefined;
+}
 
 /** Job descriptions as a worker's messenger feeds them. */
 function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
@@ -208,6 +221,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       nWorkersPerJob: Number(q.workerMaker.nWorkersPerJob ?? 1),
       allowJobMixture: q.allowJobMixture,
     };
+    if (mapType === 'OneToMany' && free.length < settings.nWorkersPerJob) {
+      // A job starts with all its workers or not at all (no filling up across cycles here).
+      log.warn('OneToMany: this cycle may make fewer workers than one job needs; no job started', {
+        queueName: q.queueName,
+        workersAllowed: free.length,
+        nWorkersPerJob: settings.nWorkersPerJob,
+      });
+    }
     const pool = (await listUnboundJobs(deps.db, q.queueName)).map((j) => j.jobParams as PandaJobDescription);
     const missing = jobsNeeded(settings) - pool.length;
     if (missing > 0 && deps.panda) {
@@ -382,9 +403,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             nativeExitCode: report.nativeExitCode,
             nodeID: report.nodeID,
             errorCode: report.errorCode,
-            startTime: report.status === 'running' ? (report.startTime ?? observedAt) : undefined,
+            startTime: report.status === 'running' ? (validTime(report.startTime) ?? observedAt) : undefined,
             endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
-              ? (report.endTime ?? observedAt)
+              ? (validTime(report.endTime) ?? observedAt)
               : undefined,
           });
         }
@@ -501,9 +522,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     },
 
     /**
-     * Late binding: jobs for the queue's `ready` workers (their pilots asked for work), bound in the
-     * DB; the queue then feeds them through the messenger and tells the lifecycles. A worker whose
-     * feed or signal failed is still `ready` next cycle, finds its jobs already bound, and is fed again.
+     * Late binding: jobs for the queue's `ready` workers (their pilots asked for work). They are bound
+     * only after the messenger has fed them (bindJobs): a worker whose feed failed stays `ready`
+     * with no job and asks again, and its jobs stay free for the next cycle.
      */
     async prepareReadyWorkers(input: { harvesterID: string; queueName: string; max: number }): Promise<{
       pluginTaskQueue: string;
@@ -529,11 +550,6 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         for (const w of list) {
           const list2 = found.get(w.workerID);
           if (!list2) continue;
-          await bindJobsToWorker(
-            deps.db,
-            w.workerID,
-            list2.map((j) => j.PandaID),
-          );
           workers.push({ ...workSpecOf(w), pandaIDs: list2.map((j) => j.PandaID) });
           jobs[String(w.workerID)] = toPushJobs(list2);
         }
@@ -544,6 +560,11 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         workers,
         jobs,
       };
+    },
+
+    /** Late binding: records the jobs the messenger has fed to ready workers (idempotent). */
+    async bindJobs(input: { bindings: { workerID: number; pandaIDs: number[] }[] }): Promise<void> {
+      for (const b of input.bindings) await bindJobsToWorker(deps.db, b.workerID, b.pandaIDs);
     },
 
     /**
@@ -639,6 +660,11 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       const q = await deps.configs.byConfigID(input.queueName, input.configID);
       const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
       const outcomes = new Map((input.submissions ?? []).map((o) => [o.workerID, o]));
+      // A temporary failure releases the worker's jobs: they stay `prepared` for the next cycle's
+      // workers, and the missed worker's report carries none of them.
+      for (const o of outcomes.values()) {
+        if (o.outcome === 'failure' && o.temporary) await unbindJobsFromWorker(deps.db, o.workerID);
+      }
       // Rows that were never made (push mode without a job) have no worker to start.
       const workers = (await getWorkers(deps.db, input.ids)).map((w) => workSpecOf(w));
       let missed = 0;

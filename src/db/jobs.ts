@@ -164,19 +164,31 @@ export async function bindJobsToWorker(
 }
 
 /**
- * Push mode: jobs fetched for a queue that no worker took yet (a ManyToOne/OneToMany cycle can leave
- * some), oldest first; the next submitter cycle uses them before asking PanDA for more.
+ * Push mode: jobs fetched for a queue that no worker took yet (a ManyToOne/OneToMany cycle or a
+ * failed submission can leave some), oldest first, fetched less than maxAgeSeconds ago; the next
+ * submitter cycle uses them before asking PanDA for more.
  */
-export async function listUnboundJobs(db: Queryable, computingSite: string): Promise<JobRecord[]> {
+export async function listUnboundJobs(
+  db: Queryable,
+  computingSite: string,
+  maxAgeSeconds = UNBOUND_JOB_MAX_AGE_SECONDS,
+): Promise<JobRecord[]> {
   const res = await db.query<JobRow>(
     `SELECT j.* FROM jobs j
      WHERE j.computing_site = $1 AND j.status = 'starting' AND j.sub_status = 'prepared'
+       AND j.creation_time > now() - make_interval(secs => $2)
        AND NOT EXISTS (SELECT 1 FROM job_workers jw WHERE jw.panda_id = j.panda_id)
      ORDER BY j.panda_id`,
-    [computingSite],
+    [computingSite, maxAgeSeconds],
   );
   return res.rows.map(toJob);
 }
+
+/**
+ * PanDA's watcher fails a job dispatched (`sent`) but not started within 30 minutes: a job left over
+ * longer than this is not given to a new pilot.
+ */
+export const UNBOUND_JOB_MAX_AGE_SECONDS = 20 * 60;
 
 /** The workers bound to each job and their statuses (OneToMany: one job, several workers). */
 export async function workersOfJobs(
@@ -197,6 +209,12 @@ export async function workersOfJobs(
     out.set(Number(r.panda_id), list);
   }
   return out;
+}
+
+/** Releases a worker's jobs (a submission that failed for now): they become free for other workers. */
+export async function unbindJobsFromWorker(db: Queryable, workerID: number): Promise<number> {
+  const res = await db.query('DELETE FROM job_workers WHERE worker_id = $1', [workerID]);
+  return res.rowCount ?? 0;
 }
 
 /** Jobs bound to a worker that are in the jobs table (pull-mode PandaIDs may not be). */

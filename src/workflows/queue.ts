@@ -50,6 +50,26 @@ const central = proxyActivities<QueueCentralActivities>({
   },
 });
 
+/**
+ * The steps around a bulk submission. Preparing may wait for PanDA's acquire_jobs (its timeout is
+ * 180 s), so it gets more than that. Starting the lifecycles must not give up: the batch jobs exist
+ * by then and only this step records them, so it is retried until the DB and the server take it
+ * (it is idempotent), however long they are away.
+ */
+const submitSteps = proxyActivities<QueueCentralActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
+});
+const recordSubmitted = proxyActivities<QueueCentralActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
 /** Largest value accepted for a limit: far above any real queue, low enough to catch typos. */
 const MAX_LIMIT_VALUE = 1_000_000;
 
@@ -255,7 +275,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
    * and none gets two batch jobs.
    */
   async function submitWorkers(plan: SubmissionPlan, ids: number[]): Promise<number> {
-    const prepared = await central.prepareWorkers({
+    const prepared = await submitSteps.prepareWorkers({
       harvesterID,
       queueName,
       configID: plan.configID,
@@ -290,7 +310,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
         log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
       }
     }
-    const r = await central.startWorkers({
+    const r = await recordSubmitted.startWorkers({
       harvesterID,
       queueName,
       configID: plan.configID,
@@ -306,7 +326,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
    * asked for work get jobs, written through the messenger; their lifecycles hear they now run them.
    */
   async function bindReadyWorkers(nReady: number): Promise<number> {
-    const ready = await central.prepareReadyWorkers({ harvesterID, queueName, max: nReady });
+    const ready = await submitSteps.prepareReadyWorkers({ harvesterID, queueName, max: nReady });
     if (ready.workers.length === 0) return 0;
     const plugin = proxyActivities<PluginActivities>({
       taskQueue: ready.pluginTaskQueue,
@@ -322,9 +342,16 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       jobs: ready.jobs,
     });
     const fedSet = new Set(fed);
-    const changes = ready.workers
+    const bindings = ready.workers
       .filter((w) => fedSet.has(w.workerID))
-      .map((w) => ({ workerID: w.workerID, status: 'running' as const, pandaIDs: w.pandaIDs }));
+      .map((w) => ({ workerID: w.workerID, pandaIDs: w.pandaIDs ?? [] }));
+    // Bound only once the pilot has its jobs: a failed feed leaves the worker ready and the jobs free.
+    await central.bindJobs({ bindings });
+    const changes = bindings.map((b) => ({
+      workerID: b.workerID,
+      status: 'running' as const,
+      pandaIDs: b.pandaIDs,
+    }));
     if (changes.length > 0) await central.signalWorkerChanges({ harvesterID, queueName, changes });
     return changes.length;
   }
@@ -351,8 +378,14 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     try {
       const plan = await central.planSubmission({ harvesterID, queueName, overrides: s.limitOverrides });
       if (plan.nReady > 0) {
-        const bound = await bindReadyWorkers(plan.nReady);
-        if (bound > 0) log.info('jobs given to ready workers (late binding)', { queueName, workers: bound });
+        try {
+          const bound = await bindReadyWorkers(plan.nReady);
+          if (bound > 0)
+            log.info('jobs given to ready workers (late binding)', { queueName, workers: bound });
+        } catch (err) {
+          // Ready workers wait for the next cycle; new workers are still made in this one.
+          log.warn('jobs for ready workers failed this cycle', { queueName, error: (err as Error).message });
+        }
       }
       let started = 0;
       if (plan.total > 0) {

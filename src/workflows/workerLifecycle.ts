@@ -77,6 +77,9 @@ const panda = proxyLocalActivities<CentralLifecycleActivities>({
   startToCloseTimeout: '4 minutes',
   // Reports are retried until PanDA takes them: a heartbeat is never dropped, only delayed.
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+  // Waits between retries longer than this are timers, not a held workflow task: while PanDA is
+  // down, the worker's workflow-task slots stay free for the queues and for kills.
+  localRetryThreshold: '10 seconds',
 });
 
 function validateKillRequest(k: unknown): asserts k is KillRequest {

@@ -29,6 +29,7 @@ const EMPTY = `PUSH_EMPTY_${RUN}`;
 const MANY = `PUSH_M2O_${RUN}`;
 const SHARED = `PUSH_O2M_${RUN}`;
 const LATE = `PUSH_LATE_${RUN}`;
+const FLAKY = `PUSH_FLAKY_${RUN}`;
 
 function pushQueue(
   scratch: string,
@@ -108,6 +109,16 @@ before(async () => {
           nWorkersPerJob: 2,
         },
       }),
+      // The batch system refuses every submission for now (Harvester's None).
+      [FLAKY]: pushQueue(scratch, FLAKY, {
+        nQueueLimitWorker: 1,
+        maxWorkers: 1,
+        submitter: {
+          module: `${H}submitter.dummy_submitter`,
+          name: 'DummySubmitter',
+          submitOutcome: 'temporaryFailure',
+        },
+      }),
       // Late binding: the worker goes out without a job and gets one when its pilot asks.
       [LATE]: pushQueue(scratch, LATE, {
         useJobLateBinding: true,
@@ -122,11 +133,11 @@ before(async () => {
       }),
     }),
   });
-  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE]) stack.sim.control.addQueue(q);
+  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE, FLAKY]) stack.sim.control.addQueue(q);
 });
 
 after(async () => {
-  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE]) {
+  for (const q of [PUSH, EMPTY, MANY, SHARED, LATE, FLAKY]) {
     await stack?.client.workflow
       .getHandle(queueWorkflowId(stack.harvesterID, q))
       .terminate('test over')
@@ -433,4 +444,27 @@ test('late binding: a worker goes out without a job, its pilot asks, it becomes 
     async () => jobReports(job.PandaID).some((s) => s === 'finished' || s === 'failed'),
     20000,
   );
+});
+
+test('a submission that fails for now releases its job: the worker is missed, the job waits for the next worker and is not failed in PanDA', async () => {
+  const job = stack.sim.control.addJob({ PandaID: newPandaID(), computingSite: FLAKY });
+  await startQueue(FLAKY);
+  // Cycle after cycle a worker is made for the job, the submission fails, the job is released.
+  const missed = await eventually('two missed workers', async () => {
+    const { rows } = await stack.db.query<{ worker_id: string }>(
+      `SELECT worker_id FROM workers WHERE computing_site = $1 AND harvester_id = $2 AND status = 'missed'`,
+      [FLAKY, stack.harvesterID],
+    );
+    return rows.length >= 2 ? rows.map((r) => Number(r.worker_id)) : undefined;
+  });
+  for (const id of missed)
+    assert.deepEqual(await listJobsOfWorker(stack.db, id), [], `missed worker ${id} keeps no job`);
+  const row = await getJob(stack.db, job.PandaID);
+  assert.equal(row?.status, 'starting', 'the job waits, fetched once');
+  assert.equal(row?.subStatus, 'prepared');
+  assert.ok(
+    !jobReports(job.PandaID).some((s) => s === 'failed' || s === 'cancelled'),
+    `the job was not failed in PanDA: ${jobReports(job.PandaID).join(',')}`,
+  );
+  assert.equal(stack.sim.state.jobs.get(job.PandaID)?.status, 'sent', 'PanDA dispatched it once');
 });
