@@ -131,8 +131,11 @@ async function fetchText(
   let body = reply.body;
   if (reply.gzip) {
     try {
-      body = gunzipSync(body);
-    } catch {
+      // The size limit holds for what the reply unpacks to as well (a small gzip can unpack to GBs).
+      body = gunzipSync(body, { maxOutputLength: maxBytes });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new RemoteDocumentError(`${url}: reply unpacks to more than ${maxBytes} bytes`);
       throw new RemoteDocumentError(`${url}: reply says gzip but does not decompress`);
     }
   }
@@ -173,6 +176,11 @@ export function checkQueueConfigDocument(
     throw new RemoteDocumentError(
       `${url}: expected a JSON object mapping queue names to queue entries, got ${kind(value)}`,
     );
+  }
+  if (Object.keys(value).length === 0) {
+    // An empty reply would stop every queue that comes from PanDA; more likely a fault than intent
+    // (an instance is taken off its queues through queueList or the queues' status).
+    throw new RemoteDocumentError(`${url}: the document names no queues; the last good copy is kept`);
   }
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {

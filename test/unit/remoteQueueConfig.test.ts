@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { QueueConfigStore, type RemoteConfigCache } from '../../src/config/queueConfigStore';
 import { checkQueueConfigDocument, createRemoteDocumentFetcher } from '../../src/config/remoteDocument';
 import { loadSettings } from '../../src/config/settings';
@@ -318,6 +321,24 @@ test('file: URLs are read; bad JSON says where; a wrong shape names the entry; a
     () => checkQueueConfigDocument(REMOTE, { A: 'x' }),
     /h1\.json: entry "A" is a string, expected an object/,
   );
+  // An empty document would stop every remote queue: refused, the last good copy stays.
+  assert.throws(() => checkQueueConfigDocument(REMOTE, {}), /h1\.json: the document names no queues/);
+});
+
+test('a gzip reply that unpacks beyond the size limit is refused, not unpacked into memory', async () => {
+  const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024, 0x20)); // 4 MiB of spaces, ~4 KB packed
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    res.end(bomb);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cfg.json`;
+    const fetch = createRemoteDocumentFetcher({ maxBytes: 1024 * 1024 });
+    await assert.rejects(fetch(url), /cfg\.json: reply unpacks to more than 1048576 bytes/);
+  } finally {
+    server.close();
+  }
 });
 
 // ---- the store's refresh rules --------------------------------------------------------------------
