@@ -117,13 +117,6 @@ const MONITOR_FIELDS = [
   'nativeStatus',
 ] as const;
 
-/** A time a plugin reported, if it is one: plugin output is checked, not trusted. */
-function validTime(t: string | undefined): string | undefined {
-  return t !== undefined && Number.isFinite(Date.parse(t))
-    ? new Date(Date.parse(t)).toISOString()
-    : undefined;
-}
-
 /** Job descriptions as a worker's messenger feeds them. */
 function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
   return jobs.map((j) => ({ PandaID: j.PandaID, jobParams: j as Record<string, unknown> }));
@@ -403,9 +396,9 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             nativeExitCode: report.nativeExitCode,
             nodeID: report.nodeID,
             errorCode: report.errorCode,
-            startTime: report.status === 'running' ? (validTime(report.startTime) ?? observedAt) : undefined,
+            startTime: report.status === 'running' ? (report.startTime ?? observedAt) : undefined,
             endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
-              ? (validTime(report.endTime) ?? observedAt)
+              ? (report.endTime ?? observedAt)
               : undefined,
           });
         }

@@ -12,6 +12,11 @@ import type { WorkerStatus } from './workerStatus';
 /** What the comparison needs of a worker: its id and last known state. */
 export type MonitoredWorker = Pick<WorkSpec, 'workerID' | 'status' | 'nativeStatus'>;
 
+/** A time from a plugin or a signal if it is one, else undefined: such input is checked, not trusted. */
+export function validTime(t: unknown): string | undefined {
+  return typeof t === 'string' && Number.isFinite(Date.parse(t)) ? t : undefined;
+}
+
 /** A change the monitor saw, as the worker's workflow is told it. */
 export interface WorkerChange {
   workerID: number;
@@ -64,8 +69,8 @@ export function diffMonitorResults(
         nodeID: r.nodeID,
         pilotClosed: r.pilotClosed,
         // The batch system's own times: PanDA should hear when the job ended, not when we noticed.
-        startTime: r.startTime,
-        endTime: r.endTime,
+        startTime: validTime(r.startTime),
+        endTime: validTime(r.endTime),
       });
     }
   });

@@ -30,6 +30,7 @@ import type { CentralLifecycleActivities } from '../activities/lifecycleCentral'
 import type { PilotJobAttributes, ReportKind, SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
 import { nextHeartbeatAt } from '../core/heartbeatSchedule';
+import { validTime } from '../core/monitorDiff';
 import {
   HarvesterBatchId,
   HarvesterKillReason,
@@ -290,10 +291,6 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       return undefined;
     }
   }
-
-  /** A time the batch system gave, if it is one (plugin output is checked, not trusted). */
-  const validTime = (t: string | undefined): string | undefined =>
-    t !== undefined && Number.isFinite(Date.parse(t)) ? new Date(Date.parse(t)).toISOString() : undefined;
 
   async function setStatus(
     status: WorkerStatus,
