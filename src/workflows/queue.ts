@@ -10,6 +10,8 @@
  * - Fail closed: a failed status query makes the counts unknown, never zero; nothing is submitted
  *   until a query succeeds again, and after K failures in a row the queue pauses itself.
  */
+
+import type { RetryPolicy } from '@temporalio/common';
 import {
   allHandlersFinished,
   condition,
@@ -69,6 +71,19 @@ const recordSubmitted = proxyActivities<QueueCentralActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+/**
+ * Plugin activities on the queue's plugin task queue (an edge node's or the central one). They
+ * heartbeat while they run, so a dead edge process is noticed in seconds, not at the timeout.
+ */
+function pluginActivities(taskQueue: string, startToCloseTimeout: string, retry: RetryPolicy) {
+  return proxyActivities<PluginActivities>({
+    taskQueue,
+    startToCloseTimeout,
+    heartbeatTimeout: '20 seconds',
+    retry: { initialInterval: '5 seconds', ...retry },
+  });
+}
 
 /** Largest value accepted for a limit: far above any real queue, low enough to catch typos. */
 const MAX_LIMIT_VALUE = 1_000_000;
@@ -201,13 +216,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     let signalled = 0;
     for (const group of groups) {
       if (group.workers.length === 0) continue;
-      const plugin = proxyActivities<PluginActivities>({
-        taskQueue: group.pluginTaskQueue,
-        startToCloseTimeout: '5 minutes',
-        // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
-        heartbeatTimeout: '20 seconds',
-        retry: { maximumAttempts: 2, initialInterval: '5 seconds' },
-      });
+      const plugin = pluginActivities(group.pluginTaskQueue, '5 minutes', { maximumAttempts: 2 });
       s.totals.statusCalls++;
       try {
         const reply = await plugin.checkWorkers({
@@ -285,16 +294,9 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     let submissions: SubmissionOutcome[] | undefined;
     let submitError: string | undefined;
     if (prepared.workers.length > 0) {
-      const plugin = proxyActivities<PluginActivities>({
-        taskQueue: prepared.pluginTaskQueue,
-        startToCloseTimeout: '10 minutes',
-        // Plugin activities heartbeat while they run: a dead edge process is noticed in seconds.
-        heartbeatTimeout: '20 seconds',
-        retry: {
-          maximumAttempts: 3,
-          initialInterval: '5 seconds',
-          nonRetryableErrorTypes: ['PluginConfigError'],
-        },
+      const plugin = pluginActivities(prepared.pluginTaskQueue, '10 minutes', {
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: ['PluginConfigError'],
       });
       try {
         submissions = await plugin.submitWorkers({
@@ -328,12 +330,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   async function bindReadyWorkers(nReady: number): Promise<number> {
     const ready = await submitSteps.prepareReadyWorkers({ harvesterID, queueName, max: nReady });
     if (ready.workers.length === 0) return 0;
-    const plugin = proxyActivities<PluginActivities>({
-      taskQueue: ready.pluginTaskQueue,
-      startToCloseTimeout: '5 minutes',
-      heartbeatTimeout: '20 seconds',
-      retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
-    });
+    const plugin = pluginActivities(ready.pluginTaskQueue, '5 minutes', { maximumAttempts: 3 });
     const fed = await plugin.feedWorkers({
       params: ready.messenger,
       harvesterID,
