@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PROJECT_ROOT, TEMPORAL_CLI } from '../../temporal/devServer';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { testDatabaseUrl, testTemporalAddress } from '../helpers/env';
 import { eventually } from '../helpers/stack';
 import { uniqueName } from '../helpers/temporal';
 
-const H = 'pandaharvester.harvester';
 const QUEUE = 'CLI_DUMMY';
 const harvesterID = uniqueName('cli');
 const taskQueue = uniqueName('cli-tq');
@@ -57,28 +57,17 @@ before(async () => {
   writeFileSync(
     join(scratch, 'queueconfig.json'),
     JSON.stringify({
-      [QUEUE]: {
-        mapType: 'NoJob',
+      [QUEUE]: dummyQueueConfig(accessPointUnder(`${scratch}/w`), {
         maxWorkers: 3,
         nQueueLimitWorker: 3,
-        submitter: { module: `${H}submitter.dummy_submitter`, name: 'DummySubmitter', runAfterSeconds: 1 },
-        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
-        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-        messenger: {
-          module: `${H}messenger.shared_file_messenger`,
-          name: 'SharedFileMessenger',
-          accessPoint: `${scratch}/w/\${workerID}`,
-        },
-        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
-        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+        submitter: { runAfterSeconds: 1 },
         temporal: {
           submitterIntervalSeconds: 1,
           monitorIntervalSeconds: 1,
           sweeperIntervalSeconds: 1,
           keepCancelled: 0,
         },
-      },
+      }),
     }),
   );
   workerProcess = spawn(join(PROJECT_ROOT, 'bin', 'harvester'), ['worker'], {

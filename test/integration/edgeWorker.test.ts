@@ -12,12 +12,12 @@ import { listLiveWorkers } from '../../src/db/workers';
 import { queueWorkflowId, stopQueueSignal } from '../../src/workflows/queueMessages';
 import { workerWorkflowId } from '../../src/workflows/workerMessages';
 import { PROJECT_ROOT } from '../../temporal/devServer';
+import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { testTemporalAddress } from '../helpers/env';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 import { uniqueName } from '../helpers/temporal';
 
 const QUEUE = 'EDGE_DUMMY';
-const H = 'pandaharvester.harvester';
 const PLUGIN_ACTIVITIES = new Set([
   'submitWorkers',
   'submitWorker',
@@ -48,27 +48,11 @@ function startEdge(): ChildProcess {
 before(async () => {
   stack = await startTestStack({
     queueConfig: (scratch) => ({
-      [QUEUE]: {
-        mapType: 'NoJob',
+      [QUEUE]: dummyQueueConfig(accessPointUnder(scratch), {
         maxWorkers: 4,
         nQueueLimitWorker: 4,
         maxNewWorkersPerCycle: 2,
-        submitter: {
-          module: `${H}submitter.dummy_submitter`,
-          name: 'DummySubmitter',
-          runAfterSeconds: 1,
-          finishAfterSeconds: 4,
-        },
-        monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
-        sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-        workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-        messenger: {
-          module: `${H}messenger.shared_file_messenger`,
-          name: 'SharedFileMessenger',
-          accessPoint: `${scratch}/\${workerID}`,
-        },
-        preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
-        stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
+        submitter: { runAfterSeconds: 1, finishAfterSeconds: 4 },
         temporal: {
           taskQueue: edgeTaskQueue,
           submitterIntervalSeconds: 1,
@@ -78,7 +62,7 @@ before(async () => {
           keepCancelled: 0,
           keepMissed: 0,
         },
-      },
+      }),
     }),
   });
 });

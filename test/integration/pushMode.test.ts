@@ -19,9 +19,10 @@ import {
   queueWorkflowId,
 } from '../../src/workflows/queueMessages';
 import { workerWorkflowId } from '../../src/workflows/workerMessages';
+import { accessPointUnder, dummyQueueConfig, HARVESTER_MODULES } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
-const H = 'pandaharvester.harvester';
+const H = HARVESTER_MODULES;
 /** Unique per run: worker workflow ids repeat across fresh test databases on a long-lived dev server. */
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
 const PUSH = `PUSH_${RUN}`;
@@ -37,39 +38,26 @@ function pushQueue(
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
-    queueStatus: 'online',
-    mapType: 'OneToOne',
-    prodSourceLabel: 'managed',
-    nQueueLimitWorker: 3,
-    maxWorkers: 3,
-    // The worker runs after 1 s and ends after 8 s: time for the "pilot" to write its report.
-    submitter: {
-      module: `${H}submitter.dummy_submitter`,
-      name: 'DummySubmitter',
-      runAfterSeconds: 1,
-      finishAfterSeconds: 8,
-    },
-    monitor: { module: `${H}monitor.dummy_monitor`, name: 'DummyMonitor' },
-    sweeper: { module: `${H}sweeper.dummy_sweeper`, name: 'DummySweeper' },
-    workerMaker: { module: `${H}workermaker.simple_worker_maker`, name: 'SimpleWorkerMaker' },
-    messenger: {
-      module: `${H}messenger.shared_file_messenger`,
-      name: 'SharedFileMessenger',
-      accessPoint: `${scratch}/${name}/\${workerID}`,
-    },
-    preparator: { module: `${H}preparator.dummy_preparator`, name: 'DummyPreparator' },
-    stager: { module: `${H}stager.dummy_stager`, name: 'DummyStager' },
-    temporal: {
-      submitterIntervalSeconds: 1,
-      monitorIntervalSeconds: 1,
-      sweeperIntervalSeconds: 1,
-      heartbeatIntervalSeconds: 3600,
-      maxConsecutiveMonitorFailures: 3,
-      keepFinished: 0,
-      keepFailed: 0,
-      keepCancelled: 0,
-      keepMissed: 0,
-    },
+    ...dummyQueueConfig(accessPointUnder(`${scratch}/${name}`), {
+      mapType: 'OneToOne',
+      prodSourceLabel: 'managed',
+      nQueueLimitWorker: 3,
+      maxWorkers: 3,
+      // The worker runs after 1 s and ends after 8 s: time for the "pilot" to write its report.
+      submitter: { runAfterSeconds: 1, finishAfterSeconds: 8 },
+      temporal: {
+        submitterIntervalSeconds: 1,
+        monitorIntervalSeconds: 1,
+        sweeperIntervalSeconds: 1,
+        heartbeatIntervalSeconds: 3600,
+        maxConsecutiveMonitorFailures: 3,
+        keepFinished: 0,
+        keepFailed: 0,
+        keepCancelled: 0,
+        keepMissed: 0,
+      },
+    }),
+    // Sections given here replace the dummy ones whole.
     ...overrides,
   };
 }
