@@ -2,6 +2,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { benchEnvironment } from './env';
+
+export { forEachLimited } from '../../src/util/concurrency';
+
 import { quietRuntime } from './stack';
 
 export interface DevServerLink {
@@ -27,22 +30,6 @@ export async function connectBenchDevServer(): Promise<DevServerLink> {
       await connection.close();
     },
   };
-}
-
-/** Runs fn over items with at most `limit` in flight: the client is not flooded, the box is not idle. */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await fn(item);
-    }
-  });
-  await Promise.all(runners);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -41,6 +41,8 @@ import { type PandaSim, startPandaSim } from '../../test/panda-sim';
 import type { BenchResult } from './env';
 import { quietRuntime, workflowBundle } from './stack';
 
+export { forEachLimited } from '../../src/util/concurrency';
+
 export type { BenchResult };
 
 /** What bench/run.ts hands a bench: where the Temporal server and the (fresh) database are. */
@@ -77,20 +79,6 @@ export function percentile(values: readonly number[], q: number): number {
 
 export const mean = (values: readonly number[]) =>
   values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
-
-/** Runs fn over items with at most `limit` in flight (how the queue's startWorkers activity starts lifecycles). */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
-}
 
 // ---- Slurm ---------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
 import type { PandaJobDescription } from '../panda/types';
 import type { PluginParams } from '../plugins/types';
+import { forEachLimited } from '../util/concurrency';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, type WorkerStatusReport, workerWorkflowId } from '../workflows/workerMessages';
 import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
@@ -120,22 +121,6 @@ const MONITOR_FIELDS = [
 /** Job descriptions as a worker's messenger feeds them. */
 function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
   return jobs.map((j) => ({ PandaID: j.PandaID, jobParams: j as Record<string, unknown> }));
-}
-
-/** Runs fn over items with at most `limit` in flight. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await fn(item);
-    }
-  });
-  await Promise.all(runners);
 }
 
 function toCounts(byType: Awaited<ReturnType<typeof countWorkersByState>>): QueueWorkerCounts {

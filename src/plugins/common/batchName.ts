@@ -38,21 +38,3 @@ export function chunkByLength(items: readonly string[], maxChars = 100_000, sep 
   if (current.length > 0) out.push(current);
   return out;
 }
-
-/** Runs `fn` over `items` with at most `limit` in flight, keeping results aligned with the input. */
-export async function mapWithConcurrency<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i], i);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
