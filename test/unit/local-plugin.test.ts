@@ -88,6 +88,7 @@ test('local workers: run, finish, fail, kill (TERM and KILL), idempotent submit,
   assert.deepEqual(
     killed.map((k) => k.outcome),
     ['success', 'success', 'success'],
+    killed.map((k) => k.diag).join(' | '),
   );
   assert.equal(killed[1].diag, 'needed SIGKILL');
   assert.equal(killed[2].diag, 'not running');

@@ -9,6 +9,20 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { errorCode, readTextIfExists } from '../common/files';
 
+/**
+ * A /proc file of a process that may exit while we read it: open can fail with ENOENT and the read
+ * itself with ESRCH. Both mean "gone", not an error of the kill or the status check.
+ */
+async function readProcFile(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw err;
+  }
+}
+
 export const LOCAL_FILES = {
   script: 'pilot.sh',
   pid: 'pilot.pid',
@@ -63,16 +77,11 @@ export async function readPid(accessPoint: string): Promise<number | undefined> 
  * path, which is unique to the worker.
  */
 export async function isWorkerAlive(pid: number, accessPoint: string): Promise<boolean> {
-  let cmdline: string;
-  try {
-    cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ESRCH') return false;
-    throw err;
-  }
+  const cmdline = await readProcFile(`/proc/${pid}/cmdline`);
+  if (cmdline === undefined) return false;
   if (!cmdline.split('\0').includes(localFile(accessPoint, 'exitCode'))) return false;
   // A zombie (exited, not yet reaped by its parent) is not running.
-  const stat = await readTextIfExists(`/proc/${pid}/stat`);
+  const stat = await readProcFile(`/proc/${pid}/stat`);
   const state = stat ? /\) (\S)/.exec(stat)?.[1] : undefined;
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
@@ -90,7 +99,7 @@ export async function groupHasLiveMembers(pgid: number): Promise<boolean> {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readTextIfExists(`/proc/${entry}/stat`);
+    const stat = await readProcFile(`/proc/${entry}/stat`);
     if (!stat) continue;
     // Fields after the parenthesised command: state ppid pgrp ...
     const m = /\) (\S) \S+ (\d+)/.exec(stat);

@@ -48,7 +48,8 @@ export class LocalSweeper implements Sweeper {
       await sleep(100);
     }
     signalGroup(pid, 'SIGKILL');
-    for (let i = 0; i < 20; i++) {
+    // SIGKILL cannot be ignored, but on a loaded machine the kernel may take a moment to reap.
+    for (let i = 0; i < 40; i++) {
       if (!(await alive())) return { outcome: 'success', diag: 'needed SIGKILL' };
       await sleep(50);
     }
