@@ -35,10 +35,7 @@ export async function runHeartbeatCallsBench(): Promise<BenchResult[]> {
   const link = await connectBenchDevServer();
   const queueName = 'BENCH_HEARTBEAT';
   const stack = await startBenchStack({
-    databaseUrl: link.databaseUrl,
-    client: link.client,
-    connection: link.connection,
-    namespace: link.namespace,
+    ...link,
     queueName,
     queueConfig: (scratch) =>
       dummyQueueConfig(queueName, scratch, {

@@ -32,10 +32,7 @@ export async function runLifecycleThroughputBench(): Promise<BenchResult[]> {
   const link = await connectBenchDevServer();
   const queueName = 'BENCH_THROUGHPUT';
   const stack = await startBenchStack({
-    databaseUrl: link.databaseUrl,
-    client: link.client,
-    connection: link.connection,
-    namespace: link.namespace,
+    ...link,
     queueName,
     queueConfig: (scratch) => {
       const config = dummyQueueConfig(queueName, scratch, {

@@ -43,10 +43,7 @@ export async function runLiveWorkerMemoryBench(): Promise<BenchResult[]> {
   const link = await connectBenchDevServer();
   const queueName = 'BENCH_MEMORY';
   const stack = await startBenchStack({
-    databaseUrl: link.databaseUrl,
-    client: link.client,
-    connection: link.connection,
-    namespace: link.namespace,
+    ...link,
     queueName,
     queueConfig: (scratch) => dummyQueueConfig(queueName, scratch, { maxWorkers: N }),
   });

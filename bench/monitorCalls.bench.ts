@@ -130,10 +130,7 @@ const fmt = (ms: number) => (Number.isFinite(ms) ? ms.toFixed(ms >= 100 ? 0 : 1)
 async function measureSize(link: DevServerLink, n: number, calls: MonitorCall[]): Promise<BenchResult[]> {
   const queueName = `BENCH_MONITOR_${n}`;
   const stack = await startBenchStack({
-    databaseUrl: link.databaseUrl,
-    client: link.client,
-    connection: link.connection,
-    namespace: link.namespace,
+    ...link,
     queueName,
     queueConfig: (scratch) =>
       dummyQueueConfig(queueName, scratch, {

@@ -99,6 +99,7 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
+/** A DevServerLink (bench/support/devServer) spreads straight into the first four fields. */
 export interface BenchStackOptions {
   databaseUrl: string;
   client: Client;
