@@ -33,7 +33,13 @@ import { setNNewWorkers, upsertQueue } from '../db/queues';
 import { type KillFilter, listLiveWorkers, markWorkersToKill } from '../db/workers';
 import { createMonitorExporter, type TableExportResult } from '../monitoring/exportToCentral';
 import type { PandaCommunicator } from '../panda/client';
-import { adjustNowSignal, queueWorkflowId, stopQueueSignal } from '../workflows/queueMessages';
+import {
+  adjustNowSignal,
+  type QueueWorkflowSettings,
+  queueWorkflowId,
+  settingsSignal,
+  stopQueueSignal,
+} from '../workflows/queueMessages';
 import { killSignal, workerWorkflowId } from '../workflows/workerMessages';
 
 export interface InstanceCentralDeps {
@@ -225,6 +231,9 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
     }
   }
 
+  /** The settings last given to each queue workflow by this process (see syncQueues). */
+  const sentSettings = new Map<string, string>();
+
   return {
     /** Starts a queue workflow for every active queue and stops the ones gone or offline. */
     async syncQueues(input: { harvesterID: string }): Promise<QueueSyncResult> {
@@ -243,22 +252,18 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
           configID: q.configID,
           siteName: q.siteName,
         });
+        const settings: QueueWorkflowSettings = {
+          submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
+          monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
+          maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
+          autoResumeAfterMonitorRecovery: q.temporal.autoResumeAfterMonitorRecovery,
+        };
+        const settingsKey = JSON.stringify(settings);
         try {
           await deps.client.workflow.start('queueWorkflow', {
             taskQueue: deps.centralTaskQueue,
             workflowId: queueWorkflowId(input.harvesterID, q.queueName),
-            args: [
-              {
-                harvesterID: input.harvesterID,
-                queueName: q.queueName,
-                settings: {
-                  submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
-                  monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
-                  maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
-                  autoResumeAfterMonitorRecovery: true,
-                },
-              },
-            ],
+            args: [{ harvesterID: input.harvesterID, queueName: q.queueName, settings }],
             typedSearchAttributes: [
               { key: HarvesterQueue, value: q.queueName },
               { key: HarvesterInstance, value: input.harvesterID },
@@ -266,8 +271,17 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
             staticSummary: `queue ${q.queueName} of instance ${input.harvesterID}`,
           });
           started.push(q.queueName);
+          sentSettings.set(q.queueName, settingsKey);
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // A running queue learns changed settings (cycle lengths, failure threshold) by signal.
+          // Sent once per process for each queue, then only on change: a signal is a history event.
+          if (sentSettings.get(q.queueName) !== settingsKey) {
+            await deps.client.workflow
+              .getHandle(queueWorkflowId(input.harvesterID, q.queueName))
+              .signal(settingsSignal, settings);
+            sentSettings.set(q.queueName, settingsKey);
+          }
         }
       }
       const activeNames = new Set(active.map((q) => q.queueName));

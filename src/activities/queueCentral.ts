@@ -35,9 +35,10 @@ import {
   upsertJobs,
 } from '../db/jobs';
 import type { Db } from '../db/pool';
-import { getQueue, upsertQueue } from '../db/queues';
+import { consumeNNewWorkers, getQueue, upsertQueue } from '../db/queues';
 import {
   allocateWorkerIds,
+  countMissedWorkers,
   countWorkersByState,
   getWorker,
   getWorkers,
@@ -51,6 +52,7 @@ import {
 import { harvesterMetrics } from '../observability/metrics';
 import type { PandaCommunicator } from '../panda/client';
 import type { PandaJobDescription } from '../panda/types';
+import type { PluginRegistry } from '../plugins/registry';
 import type { PluginParams } from '../plugins/types';
 import { forEachLimited } from '../util/concurrency';
 import type { QueueLimitOverrides } from '../workflows/queueMessages';
@@ -65,7 +67,10 @@ export interface QueueCentralDeps {
   centralTaskQueue: string;
   configs: QueueConfigStore;
   panda?: PandaCommunicator;
+  /** Instance-wide [submitter] settings (HARVESTER_MAX_NEW_WORKERS etc.); Harvester's defaults when unset. */
   adjusterSettings?: Partial<AdjusterSettings>;
+  /** For the plugins the central side runs itself: worker maker and throttler. */
+  registry: PluginRegistry;
 }
 
 export interface MonitorGroup {
@@ -125,28 +130,36 @@ function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
 
 function toCounts(byType: Awaited<ReturnType<typeof countWorkersByState>>): QueueWorkerCounts {
   const rows: QueueWorkerCounts['rows'][number][] = [];
-  let queuedCores = 0;
-  let runningCores = 0;
-  let queuedMemoryMB = 0;
-  let runningMemoryMB = 0;
+  const sums = { queuedCores: 0, runningCores: 0, queuedMemoryMB: 0, runningMemoryMB: 0 };
   for (const [jobType, byRt] of Object.entries(byType)) {
     for (const [resourceType, c] of Object.entries(byRt)) {
       rows.push({ jobType, resourceType, nQueue: c.nQueue, nReady: c.nReady, nRunning: c.nRunning });
-      // The DB sums cores/memory over all live workers; split them by the queued share.
-      const live = c.nQueue + c.nReady + c.nRunning || 1;
-      queuedCores += (c.cores * c.nQueue) / live;
-      runningCores += (c.cores * c.nRunning) / live;
-      queuedMemoryMB += (c.memory * c.nQueue) / live;
-      runningMemoryMB += (c.memory * c.nRunning) / live;
+      sums.queuedCores += c.queuedCores;
+      sums.runningCores += c.runningCores;
+      sums.queuedMemoryMB += c.queuedMemory;
+      sums.runningMemoryMB += c.runningMemory;
     }
   }
-  return {
-    rows,
-    queuedCores: Math.round(queuedCores),
-    runningCores: Math.round(runningCores),
-    queuedMemoryMB: Math.round(queuedMemoryMB),
-    runningMemoryMB: Math.round(runningMemoryMB),
-  };
+  return { rows, ...sums };
+}
+
+/**
+ * The queue's worker maker (Harvester's make_worker): the cores and memory a new worker asks for.
+ * A worker-maker section without nCore falls back to the submitter's nCore / nCorePerNode, which
+ * queue configs written for the submitter alone carry.
+ */
+function workerMakerOf(registry: PluginRegistry, q: QueueConfig, harvesterID: string) {
+  const nCore = q.workerMaker.nCore ?? q.submitter.nCore ?? q.submitter.nCorePerNode;
+  return registry.create(
+    'workerMaker',
+    { ...q.workerMaker, ...(nCore !== undefined ? { nCore: Number(nCore) || 1 } : {}) },
+    { harvesterID, queueName: q.queueName },
+  );
+}
+
+/** Queue-level noPilotsWhenNoActiveJobs: in the submitter section (Harvester) or at the top level. */
+function queueNoPilotsWhenNoActiveJobs(q: QueueConfig): boolean {
+  return q.submitter.noPilotsWhenNoActiveJobs === true || q.extra.noPilotsWhenNoActiveJobs === true;
 }
 
 export function createQueueCentralActivities(deps: QueueCentralDeps) {
@@ -155,13 +168,78 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     try {
       const stats = await deps.panda.getJobStatistics();
       const forQueue = stats[q.queueName];
-      return { activatedJobs: forQueue?.activated ?? 0 };
+      // A queue PanDA does not list is not a queue with 0 activated jobs: Harvester's KeyError branch.
+      return forQueue === undefined ? {} : { activatedJobs: forQueue.activated ?? 0 };
     } catch (err) {
       log.warn('PanDA job statistics unavailable; queue limits alone apply', {
         error: (err as Error).message,
       });
       return 'unknown';
     }
+  }
+
+  /** activateWorkerFactor 'auto': how many harvester instances PanDA lists for the queue (worker_statistics). */
+  async function instancesOnQueue(q: QueueConfig): Promise<number | 'unknown'> {
+    if (!deps.panda) return 'unknown';
+    try {
+      const stats = await deps.panda.getWorkerStatistics();
+      const forQueue = stats[q.queueName];
+      return forQueue === undefined ? 'unknown' : Object.keys(forQueue).length;
+    } catch (err) {
+      log.warn('PanDA worker statistics unavailable; activateWorkerFactor auto counts as 1', {
+        error: (err as Error).message,
+      });
+      return 'unknown';
+    }
+  }
+
+  /**
+   * The queue's throttler (Harvester: to_be_throttled before define_num_workers). A throttler that
+   * fails throttles: submitting past a safety valve that cannot be read is the wrong way to fail.
+   */
+  async function throttlerVerdict(q: QueueConfig, harvesterID: string) {
+    if (!q.throttler) return undefined;
+    try {
+      const throttler = deps.registry.create('throttler', q.throttler, {
+        harvesterID,
+        queueName: q.queueName,
+        countMissedWorkers: (query) => countMissedWorkers(deps.db, harvesterID, query),
+      });
+      return await throttler.toBeThrottled();
+    } catch (err) {
+      return { throttled: true, message: `throttler failed, so no submission: ${(err as Error).message}` };
+    }
+  }
+
+  /**
+   * The adjuster's rows: the queue's own (jobType, resourceType), plus in slave mode every row PanDA
+   * dictated a number for (SET_N_WORKERS_JOBTYPE), each with its remaining budget and the cores and
+   * memory one new worker of it asks for (the worker maker's answer; the cores/memory limits divide by them).
+   */
+  async function adjusterRows(
+    q: QueueConfig,
+    dictated: Record<string, Record<string, number>>,
+    harvesterID: string,
+  ): Promise<AdjusterRow[]> {
+    const keys: [string, string][] = [[q.jobType, q.resourceType]];
+    if (q.runMode === 'slave') {
+      for (const [jobType, byRt] of Object.entries(dictated))
+        for (const resourceType of Object.keys(byRt))
+          if (!keys.some(([j, r]) => j === jobType && r === resourceType)) keys.push([jobType, resourceType]);
+    }
+    const maker = workerMakerOf(deps.registry, q, harvesterID);
+    const rows: AdjusterRow[] = [];
+    for (const [jobType, resourceType] of keys) {
+      const request = await maker.makeWorker([], jobType, resourceType);
+      rows.push({
+        jobType,
+        resourceType,
+        dictatedNewWorkers: q.runMode === 'slave' ? (dictated[jobType]?.[resourceType] ?? 0) : undefined,
+        coresPerWorker: request?.nCore ?? 1,
+        memoryPerWorkerMB: request?.minRamCount,
+      });
+    }
+    return rows;
   }
 
   /**
@@ -447,37 +525,40 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         configID: q.configID,
         siteName: q.siteName,
       });
-      // PanDA-set limits (two instances sharing one queue's depth) win over the file; operator overrides win over both.
-      const pandaLimits = record.limits;
-      const maxWorkers = input.overrides.maxWorkers ?? pandaLimits.maxWorkers ?? q.maxWorkers;
-      const nQueueLimitWorker =
-        input.overrides.nQueueLimitWorker ??
-        pandaLimits.nQueueLimitWorker ??
-        q.nQueueLimitWorker ??
-        undefined;
-      const maxNewWorkersPerCycle =
-        input.overrides.maxNewWorkersPerCycle ?? pandaLimits.maxNewWorkersPerCycle ?? q.maxNewWorkersPerCycle;
-      const counts = toCounts(await countWorkersByState(deps.db, q.queueName, input.harvesterID));
-      const rows: AdjusterRow[] = [{ jobType: q.jobType, resourceType: q.resourceType, coresPerWorker: 1 }];
+      const settings: AdjusterSettings = { ...DEFAULT_ADJUSTER_SETTINGS, ...deps.adjusterSettings };
+      const o = input.overrides;
+      const nullable = (v: number | null | undefined) => v ?? undefined;
       const decision = defineNumWorkers(
         {
           queueName: q.queueName,
           mapType: q.mapType,
           runMode: q.runMode,
           queueStatus: record.pandaStatus ?? q.queueStatus,
+          // The operator's overrides (setLimits) win over the config. Two instances sharing a queue
+          // get their shares as their own configs from PanDA (HARVESTER_QUEUE_CONFIG_URL).
           limits: {
-            maxWorkers,
-            nQueueLimitWorker,
-            nQueueLimitWorkerRatio: q.nQueueLimitWorkerRatio ?? undefined,
-            nQueueLimitWorkerMin: q.nQueueLimitWorkerMin ?? undefined,
-            nQueueLimitWorkerMax: q.nQueueLimitWorkerMax ?? undefined,
-            maxNewWorkersPerCycle,
+            maxWorkers: o.maxWorkers ?? q.maxWorkers,
+            nQueueLimitWorker: o.nQueueLimitWorker ?? nullable(q.nQueueLimitWorker),
+            nQueueLimitWorkerRatio: nullable(q.nQueueLimitWorkerRatio),
+            nQueueLimitWorkerMin: nullable(q.nQueueLimitWorkerMin),
+            nQueueLimitWorkerMax: nullable(q.nQueueLimitWorkerMax),
+            nQueueLimitWorkerCores: nullable(q.nQueueLimitWorkerCores),
+            nQueueLimitWorkerCoresRatio: nullable(q.nQueueLimitWorkerCoresRatio),
+            nQueueLimitWorkerCoresMin: nullable(q.nQueueLimitWorkerCoresMin),
+            nQueueLimitWorkerMemory: nullable(q.nQueueLimitWorkerMemory),
+            nQueueLimitWorkerMemoryRatio: nullable(q.nQueueLimitWorkerMemoryRatio),
+            nQueueLimitWorkerMemoryMin: nullable(q.nQueueLimitWorkerMemoryMin),
+            maxNewWorkersPerCycle: o.maxNewWorkersPerCycle ?? q.maxNewWorkersPerCycle,
           },
-          rows,
-          workerCounts: counts,
+          rows: await adjusterRows(q, record.nNewWorkers, input.harvesterID),
+          workerCounts: toCounts(await countWorkersByState(deps.db, q.queueName, input.harvesterID)),
           pandaJobStats: await pandaJobStats(q),
+          harvesterInstancesOnQueue:
+            settings.activateWorkerFactor === 'auto' ? await instancesOnQueue(q) : undefined,
+          noPilotsWhenNoActiveJobs: queueNoPilotsWhenNoActiveJobs(q),
+          throttler: await throttlerVerdict(q, input.harvesterID),
         },
-        { ...DEFAULT_ADJUSTER_SETTINGS, ...deps.adjusterSettings },
+        settings,
       );
       return {
         configID: q.configID,
@@ -568,8 +649,12 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           ? await jobsForWorkers(q, input.harvesterID, input.ids)
           : undefined;
       const sharing = Number(q.workerMaker.nWorkersPerJob ?? 1);
+      const maker = workerMakerOf(deps.registry, q, input.harvesterID);
       let idx = 0;
       for (const row of input.rows) {
+        // What a worker of this row asks for without jobs (pull mode, late binding); push workers
+        // are shaped by their jobs below.
+        const request = await maker.makeWorker([], row.jobType, row.resourceType);
         for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
           const worker: WorkSpec = {
             workerID: input.ids[idx],
@@ -580,10 +665,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             status: 'pending',
             resourceType: row.resourceType,
             jobType: row.jobType,
-            nCore: Number(q.submitter.nCore ?? q.submitter.nCorePerNode ?? 1) || 1,
+            nCore: request?.nCore ?? 1,
             prodSourceLabel: q.prodSourceLabel,
             creationTime: now,
           };
+          if (request?.minRamCount !== undefined) worker.minRamCount = request.minRamCount;
+          if (request?.maxDiskCount !== undefined) worker.maxDiskCount = request.maxDiskCount;
+          if (request?.maxWalltime !== undefined) worker.maxWalltime = request.maxWalltime;
+          if (request?.pilotType !== undefined) worker.pilotType = request.pilotType;
           const accessPointTemplate = q.messenger.accessPoint;
           if (pushJobs) {
             const jobs = pushJobs.get(worker.workerID);
@@ -593,6 +682,8 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
             worker.pandaIDs = jobs.map((j) => j.PandaID);
             const cores = jobs.reduce((n, j) => n + (j.coreCount ?? 0), 0);
             if (cores > 0) worker.nCore = q.mapType === 'OneToMany' ? Math.ceil(cores / sharing) : cores;
+            const ram = jobs.reduce((n, j) => n + (typeof j.minRamCount === 'number' ? j.minRamCount : 0), 0);
+            if (ram > 0) worker.minRamCount = q.mapType === 'OneToMany' ? Math.ceil(ram / sharing) : ram;
             worker.resourceType = jobs[0].resource_type ?? worker.resourceType;
           }
           if (typeof accessPointTemplate === 'string') {
@@ -603,7 +694,19 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           specs.push(worker);
         }
       }
-      await insertPendingWorkers(deps.db, specs);
+      const inserted = new Set(await insertPendingWorkers(deps.db, specs));
+      if (q.runMode === 'slave') {
+        // Only rows inserted now consume PanDA's budget: a retried prepare does not count twice.
+        const made = new Map<string, { jobType: string; resourceType: string; n: number }>();
+        for (const w of specs) {
+          if (!inserted.has(w.workerID)) continue;
+          const key = `${w.jobType}\u0000${w.resourceType}`;
+          const entry = made.get(key) ?? { jobType: w.jobType, resourceType: w.resourceType, n: 0 };
+          entry.n++;
+          made.set(key, entry);
+        }
+        await consumeNNewWorkers(deps.db, input.harvesterID, q.queueName, [...made.values()]);
+      }
       // Bindings need the worker rows (foreign key); both writes are idempotent.
       for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
       const jobs: Record<string, PushJob[]> = {};
@@ -709,7 +812,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
         monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,
         maxConsecutiveMonitorFailures: q.temporal.maxConsecutiveMonitorFailures,
-        autoResumeAfterMonitorRecovery: true,
+        autoResumeAfterMonitorRecovery: q.temporal.autoResumeAfterMonitorRecovery,
       };
     },
 

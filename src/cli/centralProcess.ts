@@ -99,6 +99,7 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       panda: o.panda,
       monitorDatabaseUrl: settings.monitorDatabaseUrl ?? null,
       dataDir: settings.dataDir,
+      adjusterSettings: settings.adjuster,
     });
     const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
     const worker = await createCentralWorker({

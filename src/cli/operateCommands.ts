@@ -81,6 +81,18 @@ function positiveInt(flag: string) {
   };
 }
 
+/** A limit for set-limits: a non-negative integer, or `config` to drop the override. */
+function limitValue(flag: string) {
+  // 'config' stays a string here: commander does not keep a null from a parser (it stores '').
+  return (v: string): number | 'config' => {
+    if (v === 'config') return 'config';
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliUsageError(`${flag} ${JSON.stringify(v)}: expected a non-negative integer, or config`);
+    return n;
+  };
+}
+
 interface WorkerRow {
   workflowId: string;
   queue: string;
@@ -154,22 +166,23 @@ export function registerOperateCommands(program: Command, queues: Command): void
 
   queues
     .command('set-limits')
-    .description('override queue limits at run time (0 = no limit)')
+    .description("override queue limits at run time (0 = no limit; 'config' = back to the config's value)")
     .argument('<queue>', 'PanDA queue name')
-    .option('--max-workers <n>', 'cap on queued+running workers', positiveInt('--max-workers'))
-    .option('--n-queue-limit-worker <n>', 'cap on queued workers', positiveInt('--n-queue-limit-worker'))
+    .option('--max-workers <n>', 'cap on queued+running workers', limitValue('--max-workers'))
+    .option('--n-queue-limit-worker <n>', 'cap on queued workers', limitValue('--n-queue-limit-worker'))
     .option(
       '--max-new-workers-per-cycle <n>',
       'cap per submitter cycle',
-      positiveInt('--max-new-workers-per-cycle'),
+      limitValue('--max-new-workers-per-cycle'),
     )
     .option('--json', 'print JSON')
-    .action(async (queue: string, opts: Record<string, number | boolean | undefined>) => {
+    .action(async (queue: string, opts: Record<string, number | 'config' | boolean | undefined>) => {
       const limits: QueueLimitOverrides = {};
-      if (opts.maxWorkers !== undefined) limits.maxWorkers = opts.maxWorkers as number;
-      if (opts.nQueueLimitWorker !== undefined) limits.nQueueLimitWorker = opts.nQueueLimitWorker as number;
+      const value = (v: unknown) => (v === 'config' ? null : (v as number));
+      if (opts.maxWorkers !== undefined) limits.maxWorkers = value(opts.maxWorkers);
+      if (opts.nQueueLimitWorker !== undefined) limits.nQueueLimitWorker = value(opts.nQueueLimitWorker);
       if (opts.maxNewWorkersPerCycle !== undefined)
-        limits.maxNewWorkersPerCycle = opts.maxNewWorkersPerCycle as number;
+        limits.maxNewWorkersPerCycle = value(opts.maxNewWorkersPerCycle);
       if (Object.keys(limits).length === 0) {
         throw new CliUsageError(
           `set-limits: give at least one of ${LIMIT_OVERRIDE_FIELDS.join(', ')} (see --help)`,

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseQueueList, QUEUE_LIST_ALL } from '../core/queueConfig/queueList';
+import type { AdjusterSettings } from '../core/workerAdjusterTypes';
 
 export interface TemporalSettings {
   address: string;
@@ -36,6 +37,8 @@ export interface HarvesterSettings {
   metricsPort?: number;
   /** Central PostgreSQL the workers/jobs tables are mirrored to for monitoring; undefined = no export. */
   monitorDatabaseUrl?: string;
+  /** Harvester's instance-wide [submitter] settings for the worker adjuster. */
+  adjuster: AdjusterSettings;
 }
 
 export interface RemoteQueueConfigSettings {
@@ -100,6 +103,36 @@ function remoteQueueConfigFromEnv(
   };
 }
 
+/**
+ * Harvester's [submitter] maxNewWorkers, activateWorkerFactor and noPilotsWhenNoActiveJobs
+ * (HARVESTER_MAX_NEW_WORKERS, HARVESTER_ACTIVATE_WORKER_FACTOR, HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS),
+ * with Harvester's defaults 1000, 1.0 and false.
+ */
+export function adjusterSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): AdjusterSettings {
+  const factorRaw = env.HARVESTER_ACTIVATE_WORKER_FACTOR;
+  let activateWorkerFactor: number | 'auto' = 1.0;
+  if (factorRaw !== undefined && factorRaw !== '') {
+    const n = Number(factorRaw);
+    if (factorRaw === 'auto') activateWorkerFactor = 'auto';
+    else if (Number.isFinite(n) && n > 0) activateWorkerFactor = n;
+    else
+      throw new SettingsError(
+        `environment variable HARVESTER_ACTIVATE_WORKER_FACTOR=${JSON.stringify(factorRaw)}: expected a number > 0 or auto`,
+      );
+  }
+  const noPilotsRaw = env.HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS;
+  if (noPilotsRaw !== undefined && !['', 'true', 'false'].includes(noPilotsRaw)) {
+    throw new SettingsError(
+      `environment variable HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS=${JSON.stringify(noPilotsRaw)}: expected true or false`,
+    );
+  }
+  return {
+    maxNewWorkers: intFromEnv(env, 'HARVESTER_MAX_NEW_WORKERS', 1000, 0, 1_000_000),
+    activateWorkerFactor,
+    noPilotsWhenNoActiveJobs: noPilotsRaw === 'true',
+  };
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HarvesterSettings {
   const address = env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
   if (!/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
@@ -132,6 +165,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
       ? intFromEnv(env, 'HARVESTER_METRICS_PORT', 0, 1, 65535)
       : undefined,
     monitorDatabaseUrl: monitorDatabaseUrlFromEnv(env),
+    adjuster: adjusterSettingsFromEnv(env),
     temporal: {
       address,
       namespace: env.TEMPORAL_NAMESPACE || 'default',

@@ -239,3 +239,29 @@ export async function setNNewWorkers(
     return true;
   });
 }
+
+/**
+ * Slave mode: the budget PanDA dictated shrinks by the workers made for it (Harvester's
+ * register_worker: pq.nNewWorkers -= 1 per new worker), never below 0. Callers pass only workers
+ * inserted now, so a repeated step does not consume twice.
+ */
+export async function consumeNNewWorkers(
+  db: Queryable,
+  harvesterID: string,
+  queueName: string,
+  made: readonly { jobType: string; resourceType: string; n: number }[],
+): Promise<void> {
+  const rows = made.filter((m) => m.n > 0);
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE queue_new_workers t SET n_new_workers = GREATEST(t.n_new_workers - x.n, 0), updated_at = now()
+     FROM jsonb_to_recordset($3::jsonb) AS x(job_type text, resource_type text, n integer)
+     WHERE t.harvester_id = $1 AND t.queue_name = $2 AND t.job_type = x.job_type
+       AND t.resource_type = x.resource_type`,
+    [
+      harvesterID,
+      queueName,
+      JSON.stringify(rows.map((m) => ({ job_type: m.jobType, resource_type: m.resourceType, n: m.n }))),
+    ],
+  );
+}

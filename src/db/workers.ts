@@ -520,6 +520,11 @@ export interface WorkerStateCounts {
   cores: number;
   /** Sum of minRamCount (MB) over the counted (live) workers. */
   memory: number;
+  /** nCore and minRamCount (MB) summed over the queued (nQueue) and the running workers only: the adjuster's cores/memory limits. */
+  queuedCores: number;
+  queuedMemory: number;
+  runningCores: number;
+  runningMemory: number;
 }
 
 /** jobType -> resourceType -> counts. */
@@ -542,13 +547,22 @@ export async function countWorkersByState(
     n_running: number;
     cores: string;
     memory: string;
+    queued_cores: string;
+    queued_memory: string;
+    running_cores: string;
+    running_memory: string;
   }>(
     `SELECT job_type, resource_type,
        count(*) FILTER (WHERE status IN ('pending', 'submitted', 'idle'))::int AS n_queue,
        count(*) FILTER (WHERE status = 'ready')::int AS n_ready,
        count(*) FILTER (WHERE status = 'running')::int AS n_running,
        COALESCE(sum(n_core), 0)::bigint AS cores,
-       COALESCE(sum(min_ram_count), 0)::bigint AS memory
+       COALESCE(sum(min_ram_count), 0)::bigint AS memory,
+       COALESCE(sum(n_core) FILTER (WHERE status IN ('pending', 'submitted', 'idle')), 0)::bigint AS queued_cores,
+       COALESCE(sum(min_ram_count) FILTER (WHERE status IN ('pending', 'submitted', 'idle')), 0)::bigint
+         AS queued_memory,
+       COALESCE(sum(n_core) FILTER (WHERE status = 'running'), 0)::bigint AS running_cores,
+       COALESCE(sum(min_ram_count) FILTER (WHERE status = 'running'), 0)::bigint AS running_memory
      FROM workers
      WHERE computing_site = $1 AND harvester_id = $2 AND swept_at IS NULL AND status IN ${LIVE_SQL}
      GROUP BY job_type, resource_type`,
@@ -563,9 +577,36 @@ export async function countWorkersByState(
       nRunning: r.n_running,
       cores: toSafeNumber(r.cores),
       memory: toSafeNumber(r.memory),
+      queuedCores: toSafeNumber(r.queued_cores),
+      queuedMemory: toSafeNumber(r.queued_memory),
+      runningCores: toSafeNumber(r.running_cores),
+      runningMemory: toSafeNumber(r.running_memory),
     };
   }
   return out;
+}
+
+/**
+ * Workers that went `missed` since an instant, for SimpleThrottler's rulesForMissed (Harvester:
+ * get_num_missed_workers). The window is on the submit time, or the creation time of a worker whose
+ * submit never got as far as a time. Exactly one of siteName / computingSite / computingElement narrows it.
+ */
+export async function countMissedWorkers(
+  db: Queryable,
+  harvesterID: string,
+  q: { since: string; siteName?: string; computingSite?: string; computingElement?: string },
+): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workers w
+     LEFT JOIN queues q ON q.harvester_id = w.harvester_id AND q.queue_name = w.computing_site
+     WHERE w.harvester_id = $1 AND w.status = 'missed'
+       AND COALESCE(w.submit_time, w.creation_time) >= $2::timestamptz
+       AND ($3::text IS NULL OR COALESCE(q.site_name, w.computing_site) = $3)
+       AND ($4::text IS NULL OR w.computing_site = $4)
+       AND ($5::text IS NULL OR w.computing_element = $5)`,
+    [harvesterID, q.since, q.siteName ?? null, q.computingSite ?? null, q.computingElement ?? null],
+  );
+  return res.rows[0].n;
 }
 
 // ---------------------------------------------------------------------------------------------

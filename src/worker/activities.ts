@@ -10,6 +10,7 @@ import { createPluginActivities } from '../activities/plugin';
 import { createQueueCentralActivities } from '../activities/queueCentral';
 import type { QueueConfigStore } from '../config/queueConfigStore';
 import { monitorDatabaseUrlFromEnv } from '../config/settings';
+import type { AdjusterSettings } from '../core/workerAdjusterTypes';
 import type { Db } from '../db/pool';
 import type { Logger } from '../observability/logger';
 import type { PandaCommunicator } from '../panda/client';
@@ -34,6 +35,8 @@ export interface CentralDependencies {
   monitorDatabaseUrl?: string | null;
   /** Data dir whose disk space goes into the service metrics (settings.dataDir). */
   dataDir?: string;
+  /** Instance-wide [submitter] settings (settings.adjuster); Harvester's defaults when unset. */
+  adjusterSettings?: Partial<AdjusterSettings>;
 }
 
 export function createAllCentralActivities(d: CentralDependencies) {
@@ -52,6 +55,8 @@ export function createAllCentralActivities(d: CentralDependencies) {
       centralTaskQueue: d.centralTaskQueue,
       configs: d.configs,
       panda: d.panda,
+      registry: d.registry,
+      adjusterSettings: d.adjusterSettings,
     }),
     ...createInstanceCentralActivities({
       db: d.db,

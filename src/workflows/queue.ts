@@ -39,6 +39,7 @@ import {
   queueStateQuery,
   resumeUpdate,
   setLimitsUpdate,
+  settingsSignal,
   stopQueueSignal,
 } from './queueMessages';
 
@@ -99,6 +100,20 @@ function validateReason(r: unknown, what: string): void {
   }
 }
 
+/** Why a settings signal cannot be applied, or undefined when it can. */
+function settingsProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null) return 'expected an object';
+  const v = x as Record<string, unknown>;
+  for (const key of ['submitterIntervalSeconds', 'monitorIntervalSeconds', 'maxConsecutiveMonitorFailures']) {
+    const n = v[key];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      return `${key} must be a whole number >= 1, got ${JSON.stringify(n)}`;
+  }
+  if (typeof v.autoResumeAfterMonitorRecovery !== 'boolean')
+    return `autoResumeAfterMonitorRecovery must be true or false, got ${JSON.stringify(v.autoResumeAfterMonitorRecovery)}`;
+  return undefined;
+}
+
 export function validateLimitOverrides(o: unknown): asserts o is QueueLimitOverrides {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
     throw new Error(`setLimits: expected an object with any of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`);
@@ -112,16 +127,20 @@ export function validateLimitOverrides(o: unknown): asserts o is QueueLimitOverr
         `setLimits: unknown field "${field}"; expected one of ${LIMIT_OVERRIDE_FIELDS.join(', ')}`,
       );
     }
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_VALUE) {
+    if (
+      value !== null &&
+      (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_VALUE)
+    ) {
       throw new Error(
-        `setLimits: field "${field}" must be an integer from 0 to ${MAX_LIMIT_VALUE} (0 = no limit), got ${JSON.stringify(value)}`,
+        `setLimits: field "${field}" must be an integer from 0 to ${MAX_LIMIT_VALUE} (0 = no limit) or null (back to the config's value), got ${JSON.stringify(value)}`,
       );
     }
   }
 }
 
 export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWorkflowState> {
-  const { harvesterID, queueName, settings } = input;
+  const { harvesterID, queueName } = input;
+  let settings = input.settings;
   const nowIso = () => new Date(Date.now()).toISOString();
   const s: QueueWorkflowState = input.state ?? {
     mode: 'running',
@@ -190,12 +209,24 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   setHandler(
     setLimitsUpdate,
     (o) => {
-      s.limitOverrides = { ...s.limitOverrides, ...o };
+      const merged: Record<string, number | null | undefined> = { ...s.limitOverrides, ...o };
+      for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
+      s.limitOverrides = merged as QueueLimitOverrides;
       adjustNow = true;
       return s;
     },
     { validator: validateLimitOverrides },
   );
+  setHandler(settingsSignal, (next) => {
+    // A signal cannot be refused: a malformed one is logged and changes nothing.
+    const problem = settingsProblem(next);
+    if (problem) {
+      log.warn('settings signal ignored', { queueName, problem });
+      return;
+    }
+    settings = next;
+    log.info('queue settings changed', { queueName, settings });
+  });
   setHandler(adjustNowSignal, () => {
     adjustNow = true;
   });
@@ -259,6 +290,14 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       return;
     }
+    monitorFailed(error);
+  }
+
+  /**
+   * A monitor cycle without an answer (the batch system's, or the DB's for the list of workers):
+   * counts are unknown, so nothing is submitted; after K in a row the queue pauses itself, visibly.
+   */
+  function monitorFailed(error: string): void {
     s.countsKnown = false;
     s.consecutiveMonitorFailures++;
     s.lastMonitorError = error;
@@ -416,11 +455,12 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       try {
         await monitorCycle();
       } catch (err) {
-        // The DB or the config failed past the activity's retries: the counts are unknown now,
-        // but the queue (its pause state, its overrides) lives on and tries again next cycle.
-        s.countsKnown = false;
-        s.lastMonitorError = `monitor cycle failed: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`;
-        log.error('monitor cycle failed', { queueName, error: s.lastMonitorError });
+        // The DB or the config failed past the activity's retries: the counts are unknown now and
+        // this counts toward the self-pause like a silent batch system; the queue (its pause
+        // state, its overrides) lives on and tries again next cycle.
+        monitorFailed(
+          `monitor cycle failed: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`,
+        );
       }
       s.nextMonitorAt = new Date(Date.now() + jitter(settings.monitorIntervalSeconds)).toISOString();
     }
@@ -437,7 +477,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      return await continueAsNew<typeof queueWorkflow>({ ...input, state: s });
+      return await continueAsNew<typeof queueWorkflow>({ ...input, settings, state: s });
     }
   }
   log.info('queue workflow stopped', { queueName, reason: stopReason });

@@ -12,10 +12,11 @@ export function queueWorkflowId(harvesterID: string, queueName: string): string 
 export type QueueMode = 'running' | 'paused' | 'draining';
 
 /** Limits an operator (or PanDA through the instance) sets at run time, over the config's. */
+/** Operator overrides of the config's limits; null in a setLimits call clears one (the config's value applies again). */
 export interface QueueLimitOverrides {
-  maxWorkers?: number;
-  nQueueLimitWorker?: number;
-  maxNewWorkersPerCycle?: number;
+  maxWorkers?: number | null;
+  nQueueLimitWorker?: number | null;
+  maxNewWorkersPerCycle?: number | null;
 }
 
 export const LIMIT_OVERRIDE_FIELDS = ['maxWorkers', 'nQueueLimitWorker', 'maxNewWorkersPerCycle'] as const;
@@ -57,14 +58,17 @@ export interface QueueWorkflowInput {
   harvesterID: string;
   queueName: string;
   /** Submitter and monitor cycle lengths and the failure threshold, from the queue config. */
-  settings: {
-    submitterIntervalSeconds: number;
-    monitorIntervalSeconds: number;
-    maxConsecutiveMonitorFailures: number;
-    /** Resume by itself when the batch system answers again after a self-pause. */
-    autoResumeAfterMonitorRecovery: boolean;
-  };
+  settings: QueueWorkflowSettings;
   state?: QueueWorkflowState;
+}
+
+/** The queue config's `temporal` settings a queue workflow runs by; the instance sends changes with settingsSignal. */
+export interface QueueWorkflowSettings {
+  submitterIntervalSeconds: number;
+  monitorIntervalSeconds: number;
+  maxConsecutiveMonitorFailures: number;
+  /** Resume by itself when the batch system answers again after a self-pause. */
+  autoResumeAfterMonitorRecovery: boolean;
 }
 
 export interface PauseRequest {
@@ -75,6 +79,8 @@ export const pauseUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('pau
 export const resumeUpdate = defineUpdate<QueueWorkflowState, []>('resume');
 export const drainUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('drain');
 export const setLimitsUpdate = defineUpdate<QueueWorkflowState, [QueueLimitOverrides]>('setLimits');
+/** The queue config's settings changed (sent by the instance's queue sync): the next cycles follow them. */
+export const settingsSignal = defineSignal<[QueueWorkflowSettings]>('settings');
 /** Run a submitter cycle now instead of at the next tick. */
 export const adjustNowSignal = defineSignal('adjustNow');
 /** The instance stops managing this queue: live workers go on; the queue workflow completes. */

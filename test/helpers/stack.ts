@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { QueueConfigStore } from '../../src/config/queueConfigStore';
+import { QueueConfigStore, type RemoteQueueConfigOptions } from '../../src/config/queueConfigStore';
 import { migrate } from '../../src/db/migrate';
 import { type Db, openDatabase } from '../../src/db/pool';
 import { createLogger } from '../../src/observability/logger';
@@ -42,6 +42,10 @@ export interface StackOptions {
   /** Replace or wrap the registry (test plugins). */
   registry?: (r: PluginRegistry) => PluginRegistry;
   reportBatchWindowMs?: number;
+  /** One PanDA for several instances: the stack uses it and leaves it running at close. */
+  pandaSim?: PandaSim;
+  /** The instance's queue config from PanDA as well (HARVESTER_QUEUE_CONFIG_URL), given the instance id. */
+  remoteQueueConfig?: (harvesterID: string) => RemoteQueueConfigOptions;
 }
 
 export async function startTestStack(opts: StackOptions): Promise<TestStack> {
@@ -50,15 +54,15 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
   const harvesterID = uniqueName('h');
   const taskQueue = uniqueName('tq');
   const scratch = mkdtempSync(join(tmpdir(), 'harvester-test-'));
-  const sim = await startPandaSim({ port: 0 });
+  const sim = opts.pandaSim ?? (await startPandaSim({ port: 0 }));
   const panda = createPandaClient({ baseUrl: sim.url, harvesterId: harvesterID, timeoutMs: 5000 });
   const registry = opts.registry ? opts.registry(createPluginRegistry()) : createPluginRegistry();
   const configs = new QueueConfigStore(
     { inline: opts.queueConfig(scratch, taskQueue), name: 'test-queueconfig.json' },
-    { db, harvesterID, registry },
+    { db, harvesterID, registry, remote: opts.remoteQueueConfig?.(harvesterID) },
   );
   const client = await testClient().catch(async (err) => {
-    await sim.close();
+    if (!opts.pandaSim) await sim.close();
     await db.end();
     throw err;
   });
@@ -93,7 +97,7 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
       // The worker's own connection keeps the test process alive until it is closed.
       await worker.connection?.close().catch(() => {});
       await client.connection.close();
-      await sim.close();
+      if (!opts.pandaSim) await sim.close();
       await db.end();
       rmSync(scratch, { recursive: true, force: true });
     },

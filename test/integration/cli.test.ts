@@ -184,6 +184,15 @@ test('queues pause / state / resume, and set-limits rejects a bad value naming t
     '3',
   );
   assert.equal(good.limitOverrides.maxWorkers, 3);
+  // `config` drops the override: the config's value applies again.
+  const back = json<{ limitOverrides: Record<string, number> }>(
+    'queues',
+    'set-limits',
+    QUEUE,
+    '--max-workers',
+    'config',
+  );
+  assert.deepEqual(back.limitOverrides, {});
 });
 
 test('workers kill: --dry-run lists and kills nothing; a real kill by id cancels the worker', async () => {

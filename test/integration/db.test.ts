@@ -493,8 +493,28 @@ test('counts by state per (jobType, resourceType)', async () => {
 
   assert.deepEqual(await countWorkersByState(db, queue, harvesterID), {
     managed: {
-      SCORE: { nQueue: 3, nReady: 0, nRunning: 1, cores: 4, memory: 8000 },
-      MCORE: { nQueue: 0, nReady: 1, nRunning: 2, cores: 24, memory: 48000 },
+      SCORE: {
+        nQueue: 3,
+        nReady: 0,
+        nRunning: 1,
+        cores: 4,
+        memory: 8000,
+        queuedCores: 3,
+        queuedMemory: 6000,
+        runningCores: 1,
+        runningMemory: 2000,
+      },
+      MCORE: {
+        nQueue: 0,
+        nReady: 1,
+        nRunning: 2,
+        cores: 24,
+        memory: 48000,
+        queuedCores: 0,
+        queuedMemory: 0,
+        runningCores: 16,
+        runningMemory: 32000,
+      },
     },
   });
   assert.deepEqual(await countWorkersByState(db, 'PQ_NONE', harvesterID), {});

@@ -17,7 +17,6 @@ import { after, before, test } from 'node:test';
 import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { HarvesterQueueState } from '../../src/core/searchAttributes';
 import { getCommand } from '../../src/db/commands';
-import { setQueueLimits, upsertQueue } from '../../src/db/queues';
 import { listLiveWorkers } from '../../src/db/workers';
 import { instanceStateQuery, instanceWorkflowId } from '../../src/workflows/instanceMessages';
 import {
@@ -33,8 +32,10 @@ import {
 import { workerWorkflowId } from '../../src/workflows/workerMessages';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
+import { startPandaSim } from '../panda-sim';
 
 interface QueueSpec {
+  runMode?: 'self' | 'slave';
   maxWorkers?: number;
   nQueueLimitWorker?: number;
   maxNewWorkersPerCycle?: number;
@@ -82,6 +83,9 @@ const Q = {
   K_SUB: `K_SUB_${RUN}`,
   K_RUN: `K_RUN_${RUN}`,
   K_OTHER: `K_OTHER_${RUN}`,
+  SLAVE: `Q_SLAVE_${RUN}`,
+  MANUAL: `Q_MANUAL_${RUN}`,
+  THROTTLED: `Q_THROTTLED_${RUN}`,
 };
 
 /** Where the failing-status-query test's switch lives (DummyMonitor failCheckFile). */
@@ -147,7 +151,7 @@ async function startQueue(s: TestStack, queueName: string): Promise<QueueHandle>
       submitterIntervalSeconds: t.submitterIntervalSeconds,
       monitorIntervalSeconds: t.monitorIntervalSeconds,
       maxConsecutiveMonitorFailures: t.maxConsecutiveMonitorFailures,
-      autoResumeAfterMonitorRecovery: true,
+      autoResumeAfterMonitorRecovery: t.autoResumeAfterMonitorRecovery,
     },
   };
   return s.client.workflow.start('queueWorkflow', {
@@ -632,17 +636,61 @@ test('a failing status query means no submissions, then a visible self-pause, an
   }
 });
 
+test('with autoResumeAfterMonitorRecovery false a self-paused queue waits for the operator', async () => {
+  const MANUAL = Q.MANUAL;
+  const m = await startTestStack({
+    queueConfig: (scratch) => {
+      const queue = dummyQueue(scratch, MANUAL, {
+        nQueueLimitWorker: 1,
+        maxWorkers: 5,
+        monitor: { failCheckFile: join(scratch, 'down') },
+      });
+      (queue.temporal as Record<string, unknown>).autoResumeAfterMonitorRecovery = false;
+      return { [MANUAL]: queue };
+    },
+  });
+  const down = join(m.scratch, 'down');
+  try {
+    m.sim.control.addJobs(10, { computingSite: MANUAL });
+    writeFileSync(down, '');
+    const h = await startQueue(m, MANUAL);
+    await waitState('self-pause', h, (s) => s.mode === 'paused' && s.pausedBy === 'monitor', 15000);
+    // The first cycle had no live worker to ask about, so it may have made one before the failures.
+    const before = (await createdRows(m, MANUAL)).length;
+    rmSync(down);
+    const answering = await waitState('counts known again', h, (s) => s.countsKnown, 10000);
+    assert.equal(answering.mode, 'paused', 'still paused although the batch system answers');
+    await waitState(
+      '2 more monitor cycles',
+      h,
+      (s) => s.totals.monitorCycles >= answering.totals.monitorCycles + 2,
+    );
+    assert.equal((await stateOf(h)).mode, 'paused');
+    await h.executeUpdate(setLimitsUpdate, { args: [{ nQueueLimitWorker: before + 1 }] });
+    await waitSubmitCycles(h, await stateOf(h), 2);
+    assert.equal((await createdRows(m, MANUAL)).length, before, 'nothing submitted while paused');
+    await h.executeUpdate(resumeUpdate);
+    await eventually(
+      'a worker after the resume',
+      async () => (await createdRows(m, MANUAL)).length === before + 1,
+    );
+  } finally {
+    await terminateQuietly(m.client, queueWorkflowId(m.harvesterID, MANUAL));
+    await m.close();
+  }
+});
+
 // ------------------------------------------------------------------------------------------------
 // 5. two instances
 
-async function startInstance(s: TestStack): Promise<WorkflowHandle> {
+async function startInstance(s: TestStack, queueSyncIntervalSeconds = 60): Promise<WorkflowHandle> {
   return s.client.workflow.start('instanceWorkflow', {
     taskQueue: s.taskQueue,
     workflowId: instanceWorkflowId(s.harvesterID),
     args: [
       {
         harvesterID: s.harvesterID,
-        queueSyncIntervalSeconds: 60,
+        queueSyncIntervalSeconds,
         commandIntervalSeconds: 1,
         pandaHeartbeatIntervalSeconds: 600,
       },
@@ -655,24 +703,29 @@ async function stopInstance(s: TestStack, queues: string[]): Promise<void> {
   for (const q of queues) await terminateQuietly(s.client, queueWorkflowId(s.harvesterID, q));
 }
 
-test('two instances split one queue by the limits PanDA set for each: 10 in total, 5 each', async () => {
+test('two instances split one queue by the depth PanDA gives each in its instance config: 5 + 5, then 7 + 3', async () => {
   const SHARED = Q.SHARED;
-  // Both instances read the same queue config: the queue's own limit is 10.
-  const config = (scratch: string) => ({
-    [SHARED]: dummyQueue(scratch, SHARED, { nQueueLimitWorker: 10, maxWorkers: 100 }),
+  // One PanDA serves both instances: each downloads its own queue config from it (Harvester's
+  // configFromCacher), where PanDA halves the queue depth when a second instance serves the queue.
+  const panda = await startPandaSim({ port: 0 });
+  const fromPanda = (harvesterID: string) => ({
+    url: `${panda.origin}/cache/harvester_configs/${harvesterID}.json`,
+    refreshIntervalSeconds: 1,
   });
-  const a = await startTestStack({ queueConfig: config });
-  const b = await startTestStack({ queueConfig: config });
+  const a = await startTestStack({ queueConfig: () => ({}), pandaSim: panda, remoteQueueConfig: fromPanda });
+  const b = await startTestStack({ queueConfig: () => ({}), pandaSim: panda, remoteQueueConfig: fromPanda });
+  const share = (s: TestStack, nQueueLimitWorker: number, maxConsecutiveMonitorFailures = 3) => {
+    const queue = dummyQueue(s.scratch, SHARED, { nQueueLimitWorker, maxWorkers: 100 });
+    (queue.temporal as Record<string, unknown>).maxConsecutiveMonitorFailures = maxConsecutiveMonitorFailures;
+    panda.control.setInstanceConfig(s.harvesterID, { [SHARED]: queue });
+  };
   try {
-    for (const s of [a, b]) {
-      // Queue depth 1000 activated jobs, split by PanDA as 5 queued workers per instance (at test scale).
-      s.sim.control.addJobs(1000, { computingSite: SHARED });
-      const q = s.configs.queue(SHARED);
-      await upsertQueue(s.db, { harvesterID: s.harvesterID, queueName: SHARED, configID: q.configID });
-      assert.equal(await setQueueLimits(s.db, s.harvesterID, SHARED, { nQueueLimitWorker: 5 }), true);
-    }
-    await startInstance(a);
-    await startInstance(b);
+    // Queue depth 1000 activated jobs: the pull cap is far above the shares.
+    panda.control.addJobs(1000, { computingSite: SHARED });
+    share(a, 5);
+    share(b, 5);
+    await startInstance(a, 1);
+    await startInstance(b, 1);
 
     const totals = async () => {
       const { rows } = await a.db.query<{ harvester_id: string; n: number }>(
@@ -699,20 +752,33 @@ test('two instances split one queue by the limits PanDA set for each: 10 in tota
       10,
       'the queue holds 10 workers in total',
     );
+    assert.ok(
+      panda.control.callsTo('cache/harvester_configs').some((c) => c.args.harvester_id === b.harvesterID),
+      'each instance fetched its own config',
+    );
 
-    // PanDA moves share from b to a: the next cycles follow without a restart.
-    await setQueueLimits(a.db, a.harvesterID, SHARED, { nQueueLimitWorker: 7 });
-    await setQueueLimits(b.db, b.harvesterID, SHARED, { nQueueLimitWorker: 3 });
+    // PanDA moves share from b to a: the next refresh and cycles follow without a restart. A's
+    // config also changes a setting of the queue workflow itself: the instance signals it over.
+    share(a, 7, 4);
+    share(b, 3);
     await eventually('a at 7', async () => (await totals())[a.harvesterID] === 7);
+    await eventually('b refreshed its config', async () => b.configs.queue(SHARED).nQueueLimitWorker === 3);
     await waitSubmitCycles(qb, await stateOf(qb), 2);
     // b already has 5 queued: above its new share it submits nothing (its live workers are not killed).
     assert.deepEqual(await totals(), { [a.harvesterID]: 7, [b.harvesterID]: 5 });
     assert.match((await stateOf(qb)).lastSubmitCycle?.explanation ?? '', /0 by queueLimitReached/);
+    const settingsSignals = async (h: WorkflowHandle) =>
+      ((await h.fetchHistory()).events ?? []).filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'settings',
+      );
+    await eventually('a got its new settings', async () => (await settingsSignals(qa)).length === 1);
+    assert.deepEqual(await settingsSignals(qb), [], 'b, whose settings did not change, got no signal');
   } finally {
     await stopInstance(a, [SHARED]);
     await stopInstance(b, [SHARED]);
     await a.close();
     await b.close();
+    await panda.close();
   }
 });
 
@@ -850,5 +916,101 @@ test('KILL_WORKERS and SYNC_WORKERS_KILL kill exactly the workers named, and are
   } finally {
     await stopInstance(k, queues);
     await k.close();
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// 7. slave mode and the throttler
+
+test('slave mode: nothing without PanDA, then exactly what SET_N_WORKERS_JOBTYPE dictates, once', async () => {
+  const SLAVE = Q.SLAVE;
+  const sl = await startTestStack({
+    queueConfig: (scratch) => ({
+      [SLAVE]: dummyQueue(scratch, SLAVE, { runMode: 'slave', nQueueLimitWorker: 20, maxWorkers: 20 }),
+    }),
+  });
+  (sl.sim.state as unknown as { nextCommandId: number }).nextCommandId =
+    60_000_000 + Math.floor(Math.random() * 1e6) * 10;
+  const rowsByType = async () => {
+    const { rows } = await sl.db.query<{ job_type: string; resource_type: string; n: number }>(
+      `SELECT job_type, resource_type, count(*)::int AS n FROM workers
+       WHERE computing_site = $1 AND harvester_id = $2 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [SLAVE, sl.harvesterID],
+    );
+    return Object.fromEntries(rows.map((r) => [`${r.job_type}/${r.resource_type}`, r.n]));
+  };
+  try {
+    sl.sim.control.addJobs(100, { computingSite: SLAVE });
+    await startInstance(sl);
+    const q = sl.client.workflow.getHandle(queueWorkflowId(sl.harvesterID, SLAVE));
+    const idle = await waitState('3 cycles', q, (s) => s.totals.submitCycles >= 3 && s.countsKnown);
+    assert.equal(idle.totals.workersStarted, 0, 'a slave queue makes nothing PanDA did not ask for');
+    assert.match(idle.lastSubmitCycle?.explanation ?? '', /slaveDictatedZero/);
+
+    // PanDA's pilot streaming asks for 3 SCORE and 2 MCORE workers of job type managed.
+    const cmd = sl.sim.control.addCommand(
+      sl.harvesterID,
+      `SET_N_WORKERS_JOBTYPE:${SLAVE}`,
+      { managed: { SCORE: 3, MCORE: 2 } },
+      true,
+    );
+    await eventually('5 workers made', async () => {
+      const r = await rowsByType();
+      return r['managed/SCORE'] === 3 && r['managed/MCORE'] === 2;
+    });
+    assert.equal((await getCommand(sl.db, cmd.command_id))?.state, 'acknowledged');
+    // The budget is spent: more cycles make nothing more.
+    await waitSubmitCycles(q, await stateOf(q), 3);
+    assert.deepEqual(await rowsByType(), { 'managed/MCORE': 2, 'managed/SCORE': 3 });
+    const { rows } = await sl.db.query<{ n: number }>(
+      'SELECT COALESCE(sum(n_new_workers), 0)::int AS n FROM queue_new_workers WHERE harvester_id = $1 AND queue_name = $2',
+      [sl.harvesterID, SLAVE],
+    );
+    assert.equal(rows[0].n, 0, 'nNewWorkers consumed by the workers made');
+
+    // The older SET_N_WORKERS (default job type) resets the budget and asks for 1 more SCORE.
+    sl.sim.control.addCommand(sl.harvesterID, `SET_N_WORKERS:${SLAVE}`, { SCORE: 1 });
+    await eventually('1 more SCORE worker', async () => (await rowsByType())['managed/SCORE'] === 4);
+    await waitSubmitCycles(q, await stateOf(q), 2);
+    assert.deepEqual(await rowsByType(), { 'managed/MCORE': 2, 'managed/SCORE': 4 });
+  } finally {
+    await stopInstance(sl, [SLAVE]);
+    await sl.close();
+  }
+});
+
+test('the queue throttler stops submission after too many missed workers, and says so', async () => {
+  const THROTTLED = Q.THROTTLED;
+  const th = await startTestStack({
+    queueConfig: (scratch) => ({
+      [THROTTLED]: {
+        ...dummyQueue(scratch, THROTTLED, {
+          nQueueLimitWorker: 1,
+          maxWorkers: 10,
+          submitter: { submitOutcome: 'permanentFailure' },
+        }),
+        throttler: {
+          module: 'pandaharvester.harvesterthrottler.simple_throttler',
+          name: 'SimpleThrottler',
+          rulesForMissed: [{ level: 'pq', timeWindow: 60, maxMissed: 2 }],
+        },
+      },
+    }),
+  });
+  try {
+    th.sim.control.addJobs(100, { computingSite: THROTTLED });
+    const q = await startQueue(th, THROTTLED);
+    // Every worker misses its submission; the third one over the rule's 2 stops the queue.
+    const throttled = await waitState('throttled', q, (s) =>
+      /throttled/.test(s.lastSubmitCycle?.explanation ?? ''),
+    );
+    assert.match(throttled.lastSubmitCycle?.explanation ?? '', /nMissed=3 > maxMissed=2 for pq=/);
+    await waitSubmitCycles(q, await stateOf(q), 3);
+    const rows = await createdRows(th, THROTTLED);
+    assert.equal(rows.length, 3, 'no worker after the third miss');
+    assert.deepEqual([...new Set(rows.map((r) => r.status))], ['missed']);
+  } finally {
+    await terminateQuietly(th.client, queueWorkflowId(th.harvesterID, THROTTLED));
+    await th.close();
   }
 });

@@ -312,6 +312,16 @@ test('temporal section: unknown keys and bad values are errors (it is ours, so t
   assert.equal(result.queues.length, 0);
 });
 
+test('temporal section: autoResumeAfterMonitorRecovery is true by default, false stays paused; not a boolean is an error', () => {
+  assert.equal(only({ Q: dummyPlugins() }, 'Q').temporal.autoResumeAfterMonitorRecovery, true);
+  const manual = only({ Q: { ...dummyPlugins(), temporal: { autoResumeAfterMonitorRecovery: false } } }, 'Q');
+  assert.equal(manual.temporal.autoResumeAfterMonitorRecovery, false);
+  const bad = parse({ Q: { ...dummyPlugins(), temporal: { autoResumeAfterMonitorRecovery: 'no' } } });
+  const err = errorAt(bad.errors, 'Q', 'temporal.autoResumeAfterMonitorRecovery');
+  assert.ok(err);
+  assert.match(err.message, /true or false/);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Placeholders
 

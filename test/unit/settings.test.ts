@@ -36,3 +36,32 @@ test('TLS variables switch TLS on', () => {
 test('an invalid HARVESTER_ID is rejected', () => {
   assert.throws(() => loadSettings({ HARVESTER_ID: 'a b' }), /HARVESTER_ID/);
 });
+
+test("the worker adjuster's instance settings: Harvester's defaults, overrides, and clear errors", () => {
+  assert.deepEqual(loadSettings({}).adjuster, {
+    maxNewWorkers: 1000,
+    activateWorkerFactor: 1,
+    noPilotsWhenNoActiveJobs: false,
+  });
+  assert.deepEqual(
+    loadSettings({
+      HARVESTER_MAX_NEW_WORKERS: '50',
+      HARVESTER_ACTIVATE_WORKER_FACTOR: 'auto',
+      HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS: 'true',
+    }).adjuster,
+    { maxNewWorkers: 50, activateWorkerFactor: 'auto', noPilotsWhenNoActiveJobs: true },
+  );
+  assert.equal(loadSettings({ HARVESTER_ACTIVATE_WORKER_FACTOR: '0.5' }).adjuster.activateWorkerFactor, 0.5);
+  assert.throws(
+    () => loadSettings({ HARVESTER_ACTIVATE_WORKER_FACTOR: '0' }),
+    /HARVESTER_ACTIVATE_WORKER_FACTOR="0": expected a number > 0 or auto/,
+  );
+  assert.throws(
+    () => loadSettings({ HARVESTER_MAX_NEW_WORKERS: '-1' }),
+    /HARVESTER_MAX_NEW_WORKERS="-1": expected an integer in \[0, 1000000\]/,
+  );
+  assert.throws(
+    () => loadSettings({ HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS: 'yes' }),
+    /HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS="yes": expected true or false/,
+  );
+});

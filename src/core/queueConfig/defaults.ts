@@ -52,4 +52,5 @@ export const TEMPORAL_DEFAULTS: Readonly<TemporalQueueSettings> = {
   heldTimeout: 3600,
   checkTimeout: 3600,
   maxConsecutiveMonitorFailures: 3,
+  autoResumeAfterMonitorRecovery: true,
 };

@@ -11,7 +11,7 @@ import { isPlainObject } from './json';
 import { TEMPORAL_SECTION } from './templates';
 import type { TemporalQueueSettings } from './types';
 
-type NumericSetting = Exclude<keyof TemporalQueueSettings, 'taskQueue'>;
+type NumericSetting = Exclude<keyof TemporalQueueSettings, 'taskQueue' | 'autoResumeAfterMonitorRecovery'>;
 
 /** Smallest accepted value per setting: intervals, timeouts and the threshold must be positive. */
 const MINIMUM: Readonly<Record<NumericSetting, number>> = {
@@ -65,11 +65,16 @@ export function readTemporalSection(
         diag.error(at(key), value, "a non-empty Temporal task queue name, or null for the central worker's");
       continue;
     }
+    if (key === 'autoResumeAfterMonitorRecovery') {
+      if (typeof value === 'boolean') settings.autoResumeAfterMonitorRecovery = value;
+      else diag.error(at(key), value, 'true or false');
+      continue;
+    }
     if (!Object.hasOwn(MINIMUM, key)) {
       diag.error(
         at(key),
         value,
-        `one of the temporal settings: taskQueue, ${Object.keys(MINIMUM).join(', ')}`,
+        `one of the temporal settings: taskQueue, autoResumeAfterMonitorRecovery, ${Object.keys(MINIMUM).join(', ')}`,
       );
       continue;
     }

@@ -91,6 +91,11 @@ export interface TemporalQueueSettings {
   checkTimeout: number;
   /** Consecutive failed bulk status queries after which the queue pauses itself (not in Harvester). */
   maxConsecutiveMonitorFailures: number;
+  /**
+   * Whether a queue that paused itself resumes once the batch system answers again (true), or
+   * stays paused until an operator resumes it (false). Not in Harvester.
+   */
+  autoResumeAfterMonitorRecovery: boolean;
 }
 
 /** One resolved queue. Field names and defaults are Harvester's QueueConfig unless marked as ours. */
