@@ -55,7 +55,7 @@ import type { PandaJobDescription } from '../panda/types';
 import type { PluginRegistry } from '../plugins/registry';
 import type { PluginParams } from '../plugins/types';
 import { forEachLimited } from '../util/concurrency';
-import type { QueueLimitOverrides } from '../workflows/queueMessages';
+import { MONITOR_PAGE_SIZE, type QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, type WorkerStatusReport, workerWorkflowId } from '../workflows/workerMessages';
 import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
 
@@ -406,10 +406,20 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
 
   return {
     /** The queue's live workers with a batch job, grouped by the config they were created with. */
-    async listWorkersForMonitor(input: { harvesterID: string; queueName: string }): Promise<MonitorGroup[]> {
-      const workers = (await listLiveWorkers(deps.db, input.queueName, input.harvesterID)).filter(
-        (w) => w.status !== 'pending' && w.batchID,
-      );
+    async listWorkersForMonitor(input: {
+      harvesterID: string;
+      queueName: string;
+      /** One page of the queue's workers: ids above afterWorkerID, at most limit of them. */
+      afterWorkerID?: number;
+      limit?: number;
+    }): Promise<MonitorGroup[]> {
+      const workers = (
+        await listLiveWorkers(deps.db, input.queueName, input.harvesterID, {
+          afterWorkerID: input.afterWorkerID ?? 0,
+          limit: input.limit ?? MONITOR_PAGE_SIZE,
+          withBatchIDOnly: true,
+        })
+      ).filter((w) => w.batchID);
       const byConfig = new Map<string, WorkSpec[]>();
       for (const w of workers) {
         const list = byConfig.get(w.configID) ?? [];

@@ -485,13 +485,22 @@ export async function listLiveWorkers(
   db: Queryable,
   queueName: string,
   harvesterID?: string,
+  page?: { afterWorkerID: number; limit: number; withBatchIDOnly?: boolean },
 ): Promise<WorkerRecord[]> {
   const res = await db.query<WorkerRow>(
     `${SELECT_WORKER}
      WHERE w.computing_site = $1 AND ($2::text IS NULL OR w.harvester_id = $2)
        AND w.swept_at IS NULL AND w.status IN ${LIVE_SQL}
-     ORDER BY w.worker_id`,
-    [queueName, harvesterID ?? null],
+       AND w.worker_id > $3 AND (NOT $5::boolean OR (w.batch_id IS NOT NULL AND w.status <> 'pending'))
+     ORDER BY w.worker_id
+     LIMIT $4`,
+    [
+      queueName,
+      harvesterID ?? null,
+      page?.afterWorkerID ?? 0,
+      page?.limit ?? null,
+      page?.withBatchIDOnly ?? false,
+    ],
   );
   return res.rows.map(toWorker);
 }

@@ -24,13 +24,14 @@ import {
 } from '@temporalio/workflow';
 import type { SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
-import type { QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
+import type { MonitorGroup, QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
 import { diffMonitorResults } from '../core/monitorDiff';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
 import {
   adjustNowSignal,
   drainUpdate,
   LIMIT_OVERRIDE_FIELDS,
+  MONITOR_PAGE_SIZE,
   type PauseRequest,
   pauseUpdate,
   type QueueLimitOverrides,
@@ -239,44 +240,27 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
 
   async function monitorCycle(): Promise<void> {
     s.totals.monitorCycles++;
-    const groups = await central.listWorkersForMonitor({ harvesterID, queueName });
-    let ok = true;
-    let error = '';
+    const cycle = { ok: true, error: '', signalled: 0, unknownNow: [] as number[] };
     const unknownBefore = new Set(s.unknownWorkerIDs);
-    const unknownNow: number[] = [];
-    let signalled = 0;
-    for (const group of groups) {
-      if (group.workers.length === 0) continue;
-      const plugin = pluginActivities(group.pluginTaskQueue, '5 minutes', { maximumAttempts: 2 });
-      s.totals.statusCalls++;
-      try {
-        const reply = await plugin.checkWorkers({
-          params: group.monitor,
-          harvesterID,
-          queueName,
-          workers: group.workers,
-          jobRequests: group.jobRequests,
-        });
-        if (!reply.ok) {
-          ok = false;
-          error = reply.diag || 'monitor reported failure';
-          continue;
-        }
-        const diff = diffMonitorResults(group.workers, reply.results, unknownBefore);
-        unknownNow.push(...diff.unknownNow);
-        if (diff.changes.length > 0) {
-          const r = await central.signalWorkerChanges({ harvesterID, queueName, changes: diff.changes });
-          signalled += r.signalled;
-        }
-      } catch (err) {
-        ok = false;
-        error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      }
+    // Page by page (MONITOR_PAGE_SIZE workers), so no payload outgrows Temporal's limit however
+    // large the queue; a queue within one page is one status call per cycle.
+    let afterWorkerID = 0;
+    for (;;) {
+      const page = await central.listWorkersForMonitor({
+        harvesterID,
+        queueName,
+        afterWorkerID,
+        limit: MONITOR_PAGE_SIZE,
+      });
+      for (const group of page) await checkGroup(group, unknownBefore, cycle);
+      const ids = page.flatMap((g) => g.workers.map((w) => w.workerID));
+      if (ids.length < MONITOR_PAGE_SIZE) break;
+      afterWorkerID = Math.max(...ids);
     }
-    s.totals.signalsSent += signalled;
-    s.unknownWorkerIDs = unknownNow;
-    await central.recordMonitorCycle({ harvesterID, queueName, ok, error });
-    if (ok) {
+    s.totals.signalsSent += cycle.signalled;
+    s.unknownWorkerIDs = cycle.unknownNow;
+    await central.recordMonitorCycle({ harvesterID, queueName, ok: cycle.ok, error: cycle.error });
+    if (cycle.ok) {
       s.countsKnown = true;
       s.consecutiveMonitorFailures = 0;
       s.lastMonitorOkAt = nowIso();
@@ -290,7 +274,41 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       return;
     }
-    monitorFailed(error);
+    monitorFailed(cycle.error);
+  }
+
+  /** One bulk status call (monitor.check_workers) for one config group of a page; signals the changes. */
+  async function checkGroup(
+    group: MonitorGroup,
+    unknownBefore: ReadonlySet<number>,
+    cycle: { ok: boolean; error: string; signalled: number; unknownNow: number[] },
+  ): Promise<void> {
+    if (group.workers.length === 0) return;
+    const plugin = pluginActivities(group.pluginTaskQueue, '5 minutes', { maximumAttempts: 2 });
+    s.totals.statusCalls++;
+    try {
+      const reply = await plugin.checkWorkers({
+        params: group.monitor,
+        harvesterID,
+        queueName,
+        workers: group.workers,
+        jobRequests: group.jobRequests,
+      });
+      if (!reply.ok) {
+        cycle.ok = false;
+        cycle.error = reply.diag || 'monitor reported failure';
+        return;
+      }
+      const diff = diffMonitorResults(group.workers, reply.results, unknownBefore);
+      cycle.unknownNow.push(...diff.unknownNow);
+      if (diff.changes.length > 0) {
+        const r = await central.signalWorkerChanges({ harvesterID, queueName, changes: diff.changes });
+        cycle.signalled += r.signalled;
+      }
+    } catch (err) {
+      cycle.ok = false;
+      cycle.error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    }
   }
 
   /**

@@ -79,6 +79,14 @@ export const pauseUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('pau
 export const resumeUpdate = defineUpdate<QueueWorkflowState, []>('resume');
 export const drainUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('drain');
 export const setLimitsUpdate = defineUpdate<QueueWorkflowState, [QueueLimitOverrides]>('setLimits');
+/**
+ * Workers per monitor page. The page travels through the queue workflow's history twice (listed,
+ * then given to checkWorkers) at roughly 430 bytes a worker, so 2,000 stay under 1 MB a payload,
+ * well inside Temporal's 2 MB limit. Up to this many live workers a queue's cycle is one status
+ * call; a larger queue takes one call per page.
+ */
+export const MONITOR_PAGE_SIZE = 2000;
+
 /** The queue config's settings changed (sent by the instance's queue sync): the next cycles follow them. */
 export const settingsSignal = defineSignal<[QueueWorkflowSettings]>('settings');
 /** Run a submitter cycle now instead of at the next tick. */

@@ -522,6 +522,21 @@ test('counts by state per (jobType, resourceType)', async () => {
   assert.equal(live.length, 7);
   assert.ok(live.every((w) => w.harvesterID === harvesterID && w.status !== 'finished'));
   assert.equal((await listLiveWorkers(db, queue)).length, 9, 'without an instance: every instance');
+  // The monitor's pages: workers with a batch id (not pending), by worker id, a page at a time.
+  const monitored = live.filter((w) => w.status !== 'pending' && w.batchID).map((w) => w.workerID);
+  const paged: number[] = [];
+  for (let after = 0; ; ) {
+    const page = await listLiveWorkers(db, queue, harvesterID, {
+      afterWorkerID: after,
+      limit: 2,
+      withBatchIDOnly: true,
+    });
+    paged.push(...page.map((w) => w.workerID));
+    if (page.length < 2) break;
+    after = page[1].workerID;
+  }
+  assert.ok(monitored.length >= 4, `${monitored.length} monitored workers`);
+  assert.deepEqual(paged, monitored);
 });
 
 test('sweep selection by keep times', async () => {
