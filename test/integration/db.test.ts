@@ -203,6 +203,32 @@ test('migrations apply to an empty database, and a re-run applies nothing', asyn
   assert.ok((await migrationStatus(emptyDb)).every((m) => m.appliedAt !== null));
 });
 
+test('a database at any earlier migration (the previous release first) upgrades to the same schema as a new one', async () => {
+  const versions = loadMigrations().map((m) => m.version);
+  const latest = Math.max(...versions);
+  const schemaOf = async (target: Db) =>
+    (
+      await target.query<{ c: string }>(
+        `SELECT table_name || '.' || column_name || ':' || data_type || ':' || is_nullable AS c
+         FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1`,
+      )
+    ).rows.map((r) => r.c);
+  const fresh = (await createDatabase()).db;
+  await migrate(fresh);
+  const expected = await schemaOf(fresh);
+  // latest − 1 is the database of the release before this one; the older ones follow.
+  for (const from of versions.filter((v) => v < latest).sort((a, b) => b - a)) {
+    const old = (await createDatabase()).db;
+    await migrate(old, { target: from });
+    assert.deepEqual(
+      await migrate(old),
+      versions.filter((v) => v > from),
+      `from ${from}: the later migrations apply`,
+    );
+    assert.deepEqual(await schemaOf(old), expected, `from ${from}: same schema as a new database`);
+  }
+});
+
 test('a database at migration 0002 upgrades to the latest version and keeps its data', async () => {
   assert.deepEqual(await migrate(upgradeDb, { target: 2 }), [1, 2]);
   // Rows written by the previous release: a job already done, a worker.

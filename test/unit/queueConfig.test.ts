@@ -5,6 +5,7 @@
  * at once, placeholders, configID) and the `harvester queues` command functions.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,9 +35,12 @@ import {
   workerIdDigits,
 } from '../../src/core/queueConfig';
 import type { RawQueueLimits } from '../../src/core/queueConfig/limits';
+import type { KnownPluginPredicate } from '../../src/core/queueConfig/types';
 import type { WorkSpec } from '../../src/core/specs';
+import { createPluginRegistry } from '../../src/plugins';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'queueconfig');
+const ROOT = join(__dirname, '..', '..');
 const GOOD = join(FIXTURES, 'good.json');
 const BROKEN = join(FIXTURES, 'broken.json');
 
@@ -711,7 +715,10 @@ function capture(): { log: (l: string) => void; error: (l: string) => void; out:
 
 test('queues validate: good file prints each queue with map type, status, plugins, limits, configID; exit 0', async () => {
   const io = capture();
-  assert.equal(await runQueuesValidate([GOOD], {}, io), EXIT_OK);
+  // The plugin check of the real CLI (src/cli/main.ts): every module must be one we can run.
+  const registry = createPluginRegistry();
+  const isKnownPlugin: KnownPluginPredicate = (kind, module, name) => registry.has(kind, module, name);
+  assert.equal(await runQueuesValidate([GOOD], { isKnownPlugin }, io), EXIT_OK);
   const text = io.out.join('\n');
   const grid = loadQueueConfigFile(GOOD).queues.find((q) => q.queueName === 'EXAMPLE_GRID_PUSH')!;
   assert.match(text, /4 valid queues \(1 inactive\), 2 templates, 0 errors/);
@@ -722,7 +729,24 @@ test('queues validate: good file prints each queue with map type, status, plugin
   assert.match(text, /nQueueLimitJob=150/);
   assert.match(text, /taskQueue {2}edge-example-hpc/);
   assert.match(text, /OK: 1 file valid/);
-  assert.deepEqual(io.err, []);
+  // Harvester's NoVomsCredManager is not run here: a warning that keeps the queue, not an error.
+  assert.deepEqual(
+    io.err.map((l) => l.replace(/: got .*/, '')),
+    [`warning: ${GOOD}: queue EXAMPLE_GRID_PUSH: credmanagers[0]`],
+  );
+});
+
+test('bin/harvester queues validate: the example file (pull Slurm, push HTCondor, dummy) passes with the real plugins; the broken one fails', () => {
+  const run = (file: string) =>
+    spawnSync(join(ROOT, 'bin', 'harvester'), ['queues', 'validate', file], { encoding: 'utf8', cwd: ROOT });
+  const good = run(GOOD);
+  assert.equal(good.status, 0, good.stderr);
+  assert.match(good.stdout, /4 valid queues \(1 inactive\), 2 templates, 0 errors/);
+  for (const plugin of ['SlurmSubmitter', 'SlurmSqueueMonitor', 'HTCondorSubmitter', 'DummySubmitter'])
+    assert.ok(good.stdout.includes(plugin), plugin);
+  const broken = run(BROKEN);
+  assert.equal(broken.status, 1);
+  assert.match(broken.stdout, /INVALID: \d+ errors in 1 file/);
 });
 
 test('queues validate: broken file prints every error and exits 1; --json is parseable', async () => {

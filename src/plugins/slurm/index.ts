@@ -20,6 +20,11 @@ export function register(registry: PluginRegistry): void {
   registry.register('monitor', ['slurm', 'slurm_monitor'], 'SlurmMonitor', (p, c) =>
     createSlurmMonitor(p, c),
   );
+  // Harvester's squeue-based monitor: ours is squeue-based already (with the job history for jobs
+  // that left squeue), so both Harvester names map to it.
+  registry.register('monitor', ['slurm_squeue_monitor'], 'SlurmSqueueMonitor', (p, c) =>
+    createSlurmMonitor(p, c),
+  );
   registry.register('sweeper', ['slurm', 'slurm_sweeper'], 'SlurmSweeper', (p, c) =>
     createSlurmSweeper(p, c),
   );
