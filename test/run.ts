@@ -78,6 +78,26 @@ function printSummary(): void {
   );
 }
 
+/** `npm run typecheck` and `npm run lint`, each timed; false if either fails. */
+function runStaticChecks(): boolean {
+  let ok = true;
+  for (const [label, bin, args] of [
+    ['type check', 'tsc', ['--noEmit', '-p', 'tsconfig.json']],
+    ['lint', 'biome', ['check', 'src', 'test', 'bench', 'temporal']],
+  ] as const) {
+    const t0 = Date.now();
+    const r = spawnSync(join(PROJECT_ROOT, 'node_modules', '.bin', bin), [...args], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
+    const passed = r.status === 0;
+    ok &&= passed;
+    console.log(`${label} (${bin} ${args.join(' ')}): ${passed ? 'ok' : 'FAILED'} in ${Date.now() - t0} ms`);
+    if (!passed) console.error(`${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`);
+  }
+  return ok;
+}
+
 async function main(argv: string[]): Promise<number> {
   const unitOnly = argv.includes('--unit');
   const filters = argv.filter((a) => !a.startsWith('--'));
@@ -92,6 +112,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   mkdirSync(OUTPUT_DIR, { recursive: true });
+  // A full run checks types and lint too: tsx strips types, so only tsc can fail on a type error.
+  const staticChecksOk = filters.length > 0 || runStaticChecks();
   const env: NodeJS.ProcessEnv = { ...process.env, HARVESTER_TEST_OUTPUT: OUTPUT_DIR };
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
@@ -146,7 +168,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const code = await runNodeTests([...unit, ...integration], env);
     printSummary();
-    return code;
+    if (!staticChecksOk) console.error('npm test: the type check or the lint failed (see above)');
+    return staticChecksOk ? code : code || 1;
   } finally {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((err: Error) => console.error(`test teardown: ${err.message}`));
