@@ -231,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return healthy ? 0 : 1;
   }
-  console.error(`usage: dev-server.ts start|stop|status (got ${JSON.stringify(cmd)})`);
+  console.error(`usage: temporal/devServer.ts start|stop|status (got ${JSON.stringify(cmd)})`);
   return 2;
 }
 

