@@ -1,12 +1,19 @@
 /**
- * Micro-benchmark of one worker-adjuster cycle: a unified pull queue with 1,000 workers spread over
- * 4 resource types. One cycle = count the workers into adjuster inputs + define_num_workers, which
- * is what the queue workflow does each submitter cycle.
+ * One worker-adjuster cycle at 1,000 workers, two ways:
+ *  1. the pure decision: a unified pull queue with 1,000 workers spread over 4 resource types,
+ *     counted into adjuster inputs + define_num_workers (no I/O);
+ *  2. the queue cycle's real step, the planSubmission activity function called directly (no
+ *     Temporal round trip): the queue config, the queue row upsert, the worker counts by SQL over
+ *     1,000 live rows in the bench database, the worker maker and the adjuster. No PanDA (the job
+ *     statistics count as unknown), as for a queue whose PanDA call failed.
  *
  * Standalone: node --import tsx bench/adjuster.bench.ts
  * From bench/run.ts: await runAdjusterBench()
  */
 import { performance } from 'node:perf_hooks';
+import { createQueueCentralActivities } from '../src/activities/queueCentral';
+import { QueueConfigStore } from '../src/config/queueConfigStore';
+import type { WorkSpec } from '../src/core/specs';
 import {
   countWorkersForAdjuster,
   defineNumWorkers,
@@ -14,12 +21,17 @@ import {
   type WorkerForCounting,
 } from '../src/core/workerAdjuster';
 import type { WorkerStatus } from '../src/core/workerStatus';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
+import { migrate } from '../src/db/migrate';
+import { openDatabase } from '../src/db/pool';
+import {
+  allocateWorkerIds,
+  insertPendingWorkers,
+  recordSubmission,
+  recordWorkerStatus,
+} from '../src/db/workers';
+import { createPluginRegistry } from '../src/plugins';
+import { type BenchResult, benchEnvironment, runAlone } from './support/env';
+import { dummyQueueConfig, uniqueName } from './support/stack';
 
 const RESOURCE_TYPES = ['SCORE', 'SCORE_HIMEM', 'MCORE', 'MCORE_HIMEM'] as const;
 const WORKER_COUNT = 1000;
@@ -102,16 +114,72 @@ export async function runAdjusterBench(): Promise<BenchResult[]> {
       value: elapsedMs / ITERATIONS,
       unit: 'ms/cycle',
     },
+    await planSubmissionCycle(),
   ];
 }
 
-if (require.main === module) {
-  runAdjusterBench()
-    .then((results) => {
-      for (const result of results) console.log(`${result.name}: ${result.value.toFixed(4)} ${result.unit}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
+const PLAN_ITERATIONS = 200;
+
+/** planSubmission at 1,000 live workers (5 in 7 running, the rest queued), against PostgreSQL. */
+async function planSubmissionCycle(): Promise<BenchResult> {
+  const db = await openDatabase(benchEnvironment().databaseUrl);
+  try {
+    await migrate(db);
+    const harvesterID = uniqueName('bench-adjuster');
+    const queueName = 'BENCH_ADJUSTER';
+    const registry = createPluginRegistry();
+    const configs = new QueueConfigStore(
+      { inline: dummyQueueConfig(queueName, '/tmp/bench-adjuster', { maxWorkers: 5000 }), name: 'bench' },
+      { db, harvesterID, registry },
+    );
+    const activities = createQueueCentralActivities({
+      db,
+      // planSubmission never reaches Temporal; the client is for the starting and signalling steps.
+      client: undefined as never,
+      harvesterID,
+      centralTaskQueue: 'bench-adjuster',
+      configs,
+      registry,
     });
+    const ids = await allocateWorkerIds(db, WORKER_COUNT);
+    const configID = configs.queue(queueName).configID;
+    await configs.register(configs.queue(queueName));
+    const specs: WorkSpec[] = ids.map((workerID) => ({
+      workerID,
+      computingSite: queueName,
+      harvesterID,
+      configID,
+      mapType: 'NoJob',
+      status: 'pending',
+      resourceType: 'ANY',
+      jobType: 'ANY',
+      nCore: 1,
+      creationTime: new Date().toISOString(),
+    }));
+    await insertPendingWorkers(db, specs);
+    for (const [i, workerID] of ids.entries()) {
+      await recordSubmission(db, workerID, {
+        batchID: `b${workerID}`,
+        submitTime: new Date(),
+        status: 'submitted',
+      });
+      if (i % 7 < 5) await recordWorkerStatus(db, workerID, { status: 'running' });
+    }
+    const plan = () => activities.planSubmission({ harvesterID, queueName, overrides: {} });
+    for (let i = 0; i < 20; i++) await plan();
+    const t0 = performance.now();
+    let decided = 0;
+    for (let i = 0; i < PLAN_ITERATIONS; i++) decided += (await plan()).total;
+    const ms = (performance.now() - t0) / PLAN_ITERATIONS;
+    return {
+      name: `planSubmission at ${WORKER_COUNT} live workers (config + queue row + SQL counts + worker maker + adjuster)`,
+      value: ms,
+      unit: 'ms/cycle',
+      note: `${PLAN_ITERATIONS} cycles after 20 warm-up ones; each decided ${decided / PLAN_ITERATIONS} new workers`,
+    };
+  } finally {
+    await db.end();
+  }
 }
+
+if (require.main === module) runAlone(runAdjusterBench);

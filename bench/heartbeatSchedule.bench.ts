@@ -1,7 +1,7 @@
 /**
  * The floor that the heartbeat schedule alone puts under the PanDA call count, with no server:
- * 1,000 running workers of one queue follow src/core/heartbeatSchedule.ts (±10 % jitter, rounded
- * up to the queue's tick of a tenth of the period) for many periods; every tick's heartbeats are
+ * 1,000 running workers of one queue follow src/core/heartbeatSchedule.ts (each worker keeps the
+ * tick of the period its worker id gives it, a tenth of the period per tick) for many periods; every tick's heartbeats are
  * assumed to go out in perfect bulks of ≤ 100. What the real system does can only be worse
  * (batches split by the 1.5 s report window when a tick's wake-ups take longer to process).
  *

@@ -280,8 +280,9 @@ export async function runHistoryEventsBench(): Promise<BenchResult[]> {
       `; worker still running at day end: ${d.stillRunning}; wall ${d.wallSeconds.toFixed(0)} s; events: ${JSON.stringify(d.byType)}`,
   }));
   const [, q300, q60] = days;
-  // Heartbeat jitter (±10 %, seeded per run) can move one wake-up across the day boundary, so the
-  // two runs may differ by one heartbeat's events without depending on the monitor at all.
+  // Each worker's heartbeat tick comes from its worker id; the two runs' workers have different
+  // ids, so one wake-up may fall on the other side of the day boundary: the runs may differ by one
+  // heartbeat's events without depending on the monitor at all.
   const perBeat = q300.heartbeats ? q300.eventsPerDay / q300.heartbeats : 11;
   const diff = q60.eventsPerDay - q300.eventsPerDay;
   results.push({
