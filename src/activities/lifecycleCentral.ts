@@ -38,15 +38,23 @@ const MAX_REPORTS_PER_CALL = 100;
 export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
   const harvesterHost = hostname();
 
-  async function sendReports(queueName: string, items: ReportWorkerInput[]): Promise<ReportWorkerResult[]> {
-    const now = new Date();
+  /**
+   * Seconds since the queue's bulk monitor last succeeded, in the DB's clock (so skew between hosts
+   * cannot fake it); undefined when it never has (or the queue has no row yet).
+   */
+  async function monitorSilentSecondsOf(queueName: string): Promise<number | undefined> {
     const monitor = await deps.db.query<{ silent: number | null }>(
       `SELECT extract(epoch FROM now() - monitor_last_ok_at)::float8 AS silent
        FROM queues WHERE harvester_id = $1 AND queue_name = $2`,
       [deps.harvesterID, queueName],
     );
     const silent = monitor.rows[0]?.silent;
-    const monitorSilentSeconds = silent === null || silent === undefined ? undefined : Number(silent);
+    return silent === null || silent === undefined ? undefined : Number(silent);
+  }
+
+  async function sendReports(queueName: string, items: ReportWorkerInput[]): Promise<ReportWorkerResult[]> {
+    const now = new Date();
+    const monitorSilentSeconds = await monitorSilentSecondsOf(queueName);
     const results: ReportWorkerResult[] = items.map(() => ({
       killRequested: false,
       detail: '',
@@ -60,15 +68,8 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
           syncLevel: syncLevelFor(i.policy.mapType, i.policy.truePilot, i.policy.noHeartbeat.join(',')),
         }),
       );
-      const t0 = Date.now();
-      let accepted: boolean[];
-      try {
-        accepted = await deps.panda.updateWorkers(updates);
-        harvesterMetrics.pandaCall('harvester/update_workers', (Date.now() - t0) / 1000, true);
-      } catch (err) {
-        harvesterMetrics.pandaCall('harvester/update_workers', (Date.now() - t0) / 1000, false);
-        throw err;
-      }
+      // Latency and errors of the call are recorded by the PanDA transport, like every call's.
+      const accepted = await deps.panda.updateWorkers(updates);
       const rejected = accepted.flatMap((ok, idx) => (ok ? [] : [items[idx].worker.workerID]));
       if (rejected.length > 0) {
         // PanDA refused these rows; retrying the whole activity sends them again (updates are upserts).
@@ -118,9 +119,8 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
     const w = input.worker;
     switch (input.event) {
       case 'submitted':
-      case 'missed':
-        harvesterMetrics.submissionOutcome(w.computingSite, input.event);
-        await recordSubmission(deps.db, w.workerID, {
+      case 'missed': {
+        const change = await recordSubmission(deps.db, w.workerID, {
           status: input.event,
           batchID: w.batchID,
           submissionHost: w.submissionHost,
@@ -129,7 +129,17 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
           submitTime: w.submitTime ?? new Date(),
           diag: w.diagMessage,
         });
+        // Counted where the row leaves `pending`: once per worker, whether the queue's bulk
+        // submission (startWorkers) or this lifecycle recorded it first, and not again on a retry.
+        if (change.changed)
+          harvesterMetrics.submissionOutcome(
+            w.computingSite,
+            input.event === 'submitted'
+              ? { outcome: 'submitted' }
+              : { outcome: 'missed', reason: 'own_submission' },
+          );
         return;
+      }
       case 'status':
         await recordWorkerStatus(deps.db, w.workerID, {
           status: w.status,
@@ -157,6 +167,14 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
   return {
     async recordWorker(input: RecordWorkerInput): Promise<void> {
       await record(input);
+    },
+
+    /**
+     * The lifecycle's safety check between reports (each report brings the same answer): how long
+     * the queue's monitor has been silent, so a worker notices a dead monitor within checkTimeout.
+     */
+    async monitorSilence(input: { queueName: string }): Promise<{ monitorSilentSeconds?: number }> {
+      return { monitorSilentSeconds: await monitorSilentSecondsOf(input.queueName) };
     },
 
     /** Reports one worker (and its jobs, in push mode) to PanDA, batched with its queue mates. */

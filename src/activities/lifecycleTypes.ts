@@ -2,9 +2,10 @@
  * Inputs and outputs of the activities the worker lifecycle calls. Kept apart from the
  * implementations so workflow code imports types only.
  */
+import type { HeartbeatReadings } from '../core/monitorDiff';
 import type { WorkSpec } from '../core/specs';
 import type { WorkerPolicy } from '../core/workerPolicy';
-import type { PluginParams } from '../plugins/types';
+import type { CheckWorkersReply, PluginParams } from '../plugins/types';
 
 export interface PluginCall {
   params: PluginParams;
@@ -38,7 +39,16 @@ export interface PushJob {
  */
 export interface CheckWorkersCall extends WorkersPluginCall {
   jobRequests?: { messenger: PluginParams; workerIDs: number[] };
+  /**
+   * A queue whose messenger sets worker_heartbeat: the pilots' heartbeat files of these workers are
+   * read (those the plugin reports running), for the lost-heartbeat rule. Workers already marked to
+   * be killed are not listed (Harvester marks a kill only once).
+   */
+  heartbeats?: { messenger: PluginParams; limitMinutes: number; workerIDs: number[] };
 }
+
+/** The monitor's bulk answer, with the heartbeat files read when the call asked for them. */
+export type CheckWorkersActivityReply = CheckWorkersReply & { heartbeats?: HeartbeatReadings };
 
 /** Late binding: jobs for workers that are already running, through the messenger (bulk feed_jobs). */
 export interface FeedWorkersCall extends PluginCall {

@@ -5,18 +5,16 @@
  */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { HeartbeatReadings } from '../core/monitorDiff';
 import type { JobSpec, WorkSpec } from '../core/specs';
 import { isFinalWorkerStatus } from '../core/workerStatus';
+import { harvesterMetrics } from '../observability/metrics';
 import type { PluginRegistry } from '../plugins/registry';
-import type {
-  CheckWorkersReply,
-  PluginKind,
-  PluginKinds,
-  PluginResult,
-  SubmitResult,
-} from '../plugins/types';
+import type { CheckResult, PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import { mapWithConcurrency } from '../util/concurrency';
 import type {
   BulkSubmitCall,
+  CheckWorkersActivityReply,
   CheckWorkersCall,
   FeedJobsCall,
   FeedWorkersCall,
@@ -98,10 +96,13 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       return withHeartbeats(() => submitBulk(call));
     },
 
-    /** One bulk status query for many workers (one squeue / condor_q). */
-    async checkWorkers(call: CheckWorkersCall): Promise<CheckWorkersReply> {
+    /**
+     * One bulk status query for many workers (one squeue / condor_q), plus what Harvester's monitor
+     * asks the messenger about them: job requests (late binding) and the pilots' heartbeat files.
+     */
+    async checkWorkers(call: CheckWorkersCall): Promise<CheckWorkersActivityReply> {
       return withHeartbeats(async () => {
-        const reply = await plugin('monitor', call).checkWorkers(call.workers);
+        const reply: CheckWorkersActivityReply = await plugin('monitor', call).checkWorkers(call.workers);
         if (reply.ok && call.jobRequests && call.jobRequests.workerIDs.length > 0) {
           // Late binding (Harvester's monitor: job_requested → ready): the pilot runs and asks for work.
           const messenger = plugin('messenger', { ...call, params: call.jobRequests.messenger });
@@ -111,6 +112,9 @@ export function createPluginActivities(deps: PluginActivityDeps) {
             if (!asking.has(w.workerID) || !r || r.status === null || isFinalWorkerStatus(r.status)) continue;
             if ((await messenger.jobRequested(w)) > 0) reply.results[i] = { ...r, status: 'ready' };
           }
+        }
+        if (reply.ok && call.heartbeats && call.heartbeats.workerIDs.length > 0) {
+          reply.heartbeats = await readHeartbeats(call, call.heartbeats, reply.results);
         }
         return reply;
       });
@@ -142,7 +146,9 @@ export function createPluginActivities(deps: PluginActivityDeps) {
 
     /** One kill call for many workers (one scancel / condor_rm). */
     async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
-      return withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
+      const results = await withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
+      harvesterMetrics.killResults(call.queueName, results);
+      return results;
     },
 
     /**
@@ -174,6 +180,45 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       return result;
     },
   };
+
+  /**
+   * Harvester's monitor asks the messenger is_alive for running workers when worker_heartbeat is
+   * set. Here the heartbeat files' times are read on this host (next to the access points) and
+   * returned with the time of reading, taken before the first read so no file looks older than it
+   * is; the rule itself is core's (monitorDiff). A file that cannot be read is left out: no worker is
+   * killed for a heartbeat nobody could read.
+   */
+  async function readHeartbeats(
+    call: CheckWorkersCall,
+    asked: NonNullable<CheckWorkersCall['heartbeats']>,
+    results: readonly CheckResult[],
+  ): Promise<HeartbeatReadings | undefined> {
+    const messenger = plugin('messenger', { ...call, params: asked.messenger });
+    if (!messenger.lastHeartbeat) {
+      log.warn('the messenger cannot tell heartbeat times: worker_heartbeat is not applied', {
+        queueName: call.queueName,
+        messenger: `${asked.messenger.module}/${asked.messenger.name}`,
+      });
+      return undefined;
+    }
+    const checkedAt = new Date().toISOString();
+    const wanted = new Set(asked.workerIDs);
+    const running = call.workers.filter((w, i) => wanted.has(w.workerID) && results[i]?.status === 'running');
+    const lastHeartbeat: Record<string, string | null> = {};
+    // A shared file system answers one stat at a time slowly: a few in flight, not thousands.
+    await mapWithConcurrency(running, 16, async (w) => {
+      try {
+        lastHeartbeat[String(w.workerID)] = (await messenger.lastHeartbeat!(w)) ?? null;
+      } catch (err) {
+        log.warn('heartbeat file not readable: the worker is not judged this cycle', {
+          queueName: call.queueName,
+          workerID: w.workerID,
+          error: (err as Error).message,
+        });
+      }
+    });
+    return { limitMinutes: asked.limitMinutes, checkedAt, lastHeartbeat };
+  }
 
   /** Push mode: the messenger prepares the access point and writes the jobs (Harvester's feed_jobs). */
   async function feed(call: PluginCall, worker: WorkSpec, jobs: PushJob[]): Promise<void> {

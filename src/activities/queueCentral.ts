@@ -26,7 +26,7 @@ import {
   type PandaJobStats,
   type QueueWorkerCounts,
 } from '../core/workerAdjuster';
-import { policyFromQueueConfig } from '../core/workerPolicy';
+import { policyFromQueueConfig, workerHeartbeatMinutes } from '../core/workerPolicy';
 import {
   bindJobsToWorker,
   listJobsOfWorker,
@@ -80,6 +80,8 @@ export interface MonitorGroup {
   workers: WorkSpec[];
   /** Late binding: workers without a job yet, whose pilots may ask for one through the messenger. */
   jobRequests?: { messenger: PluginParams; workerIDs: number[] };
+  /** The messenger sets worker_heartbeat: the workers whose heartbeat files the monitor step reads. */
+  heartbeats?: { messenger: PluginParams; limitMinutes: number; workerIDs: number[] };
 }
 
 export interface SubmissionPlanRow {
@@ -427,10 +429,13 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         byConfig.set(w.configID, list);
       }
       const withoutJobs = new Set(workers.filter((w) => w.pandaIDs.length === 0).map((w) => w.workerID));
+      // Harvester marks a kill once (killTime IS NULL): a worker being killed is not judged again.
+      const notKilled = new Set(workers.filter((w) => !w.killTime).map((w) => w.workerID));
       const groups: MonitorGroup[] = [];
       for (const [configID, list] of byConfig) {
         const q = await deps.configs.byConfigID(input.queueName, configID);
         const lateBinding = q.useJobLateBinding && q.mapType !== 'NoJob';
+        const heartbeatLimit = workerHeartbeatMinutes(q.messenger);
         groups.push({
           configID,
           pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
@@ -442,6 +447,14 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
                 workerIDs: list.filter((w) => withoutJobs.has(w.workerID)).map((w) => w.workerID),
               }
             : undefined,
+          heartbeats:
+            heartbeatLimit > 0 && q.messenger
+              ? {
+                  messenger: q.messenger,
+                  limitMinutes: heartbeatLimit,
+                  workerIDs: list.filter((w) => notKilled.has(w.workerID)).map((w) => w.workerID),
+                }
+              : undefined,
         });
       }
       return groups;
@@ -501,7 +514,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       ok: boolean;
       error: string;
     }): Promise<void> {
-      harvesterMetrics.monitorCycle(input.queueName, input.ok);
+      harvesterMetrics.monitorCycle(input.queueName, input.ok, input.error);
       const counts = await deps.db.query<{ status: string; n: number }>(
         `SELECT status, count(*)::int AS n FROM workers
          WHERE computing_site = $1 AND harvester_id = $2 AND swept_at IS NULL GROUP BY status`,
@@ -764,7 +777,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
         if (!o) return;
         if (o.outcome === 'failure') missed++;
         // The DB knows the batch id before the lifecycle runs: the monitor's next cycle sees the job.
-        await recordSubmission(deps.db, w.workerID, {
+        const change = await recordSubmission(deps.db, w.workerID, {
           status: o.outcome === 'success' ? 'submitted' : 'missed',
           batchID: o.batchID,
           submissionHost: o.submissionHost,
@@ -773,7 +786,15 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
           submitTime: o.submittedAt ? new Date(o.submittedAt) : new Date(),
           diag: o.outcome === 'failure' ? o.diag : undefined,
         });
-        harvesterMetrics.submissionOutcome(q.queueName, o.outcome === 'success' ? 'submitted' : 'missed');
+        // Once per worker: only the write that takes the row out of `pending` counts (a retried
+        // activity, or the lifecycle recording the same outcome, finds it done).
+        if (change.changed)
+          harvesterMetrics.submissionOutcome(
+            q.queueName,
+            o.outcome === 'success'
+              ? { outcome: 'submitted' }
+              : { outcome: 'missed', reason: o.temporary ? 'temporary' : 'permanent' },
+          );
       });
       let started = 0;
       let alreadyStarted = 0;

@@ -21,7 +21,10 @@ export interface StuckLimits {
   heldTimeoutSeconds: number;
   /** Kill a worker whose status could not be told for this long. Harvester: monitor.checkTimeout, 1 h. */
   checkTimeoutSeconds: number;
-  /** Kill a worker whose pilot heartbeat file is older than this (messenger worker_heartbeat, minutes); 0 = off. */
+  /**
+   * Kill a running worker whose pilot heartbeat file is older than this (messenger worker_heartbeat,
+   * minutes); 0 = off. Applied by the queue's monitor, which reads the file (core/monitorDiff).
+   */
   workerHeartbeatMinutes: number;
 }
 
@@ -40,7 +43,11 @@ export interface WorkerPolicy {
   heartbeatIntervalSeconds: number;
   /** How often a kill is retried until the monitor sees the worker final (Harvester: sweeper.checkInterval, 180 s). */
   sweeperIntervalSeconds: number;
-  /** Longest sleep without news: the safety timer that covers a monitor gone silent. */
+  /**
+   * Longest sleep without asking how long the queue's monitor has been silent (each PanDA report
+   * also asks): the safety timer that notices a monitor gone silent, also when heartbeats are rarer
+   * than checkTimeout. See safetyCheckSecondsFor.
+   */
   safetyCheckSeconds: number;
   keepHours: KeepHours;
   stuck: StuckLimits;
@@ -61,6 +68,27 @@ export const DEFAULT_STUCK_LIMITS: StuckLimits = {
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 1800;
 export const DEFAULT_SWEEPER_INTERVAL_SECONDS = 180;
 export const DEFAULT_SAFETY_CHECK_SECONDS = 3600;
+
+/**
+ * The safety timer's period: checkTimeout (capped at an hour), so a silent monitor is noticed within
+ * about two checkTimeouts even when heartbeats are rarer; the hour without a checkTimeout (rule off).
+ */
+export function safetyCheckSecondsFor(checkTimeoutSeconds: number): number {
+  return checkTimeoutSeconds > 0
+    ? Math.min(checkTimeoutSeconds, DEFAULT_SAFETY_CHECK_SECONDS)
+    : DEFAULT_SAFETY_CHECK_SECONDS;
+}
+
+/**
+ * The lost-heartbeat limit in minutes from the messenger section's `worker_heartbeat` (Harvester's
+ * attribute of the same name); 0 = the rule is off, Harvester's default (no such attribute). A
+ * fraction of a minute is accepted (Harvester compares with timedelta(minutes=...)); anything that is
+ * not a positive number switches the rule off rather than kill workers on a typo.
+ */
+export function workerHeartbeatMinutes(messenger: PluginParams | undefined): number {
+  const value = Number(messenger?.worker_heartbeat ?? 0);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
 
 /** The resolved-config fields the policy is built from (a QueueConfig satisfies it). */
 export interface PolicySource {
@@ -94,7 +122,6 @@ export function policyFromQueueConfig(
   centralTaskQueue: string,
 ): WorkerPolicy {
   const t = q.temporal;
-  const heartbeatMinutes = Number(q.messenger?.worker_heartbeat ?? 0);
   return {
     harvesterID,
     queueName: q.queueName,
@@ -107,7 +134,7 @@ export function policyFromQueueConfig(
     messenger: q.messenger,
     heartbeatIntervalSeconds: t.heartbeatIntervalSeconds,
     sweeperIntervalSeconds: t.sweeperIntervalSeconds,
-    safetyCheckSeconds: Math.max(t.heartbeatIntervalSeconds, DEFAULT_SAFETY_CHECK_SECONDS),
+    safetyCheckSeconds: safetyCheckSecondsFor(t.checkTimeout),
     keepHours: {
       finished: t.keepFinished,
       failed: t.keepFailed,
@@ -118,7 +145,7 @@ export function policyFromQueueConfig(
       workerQueueTimeLimitSeconds: t.workerQueueTimeLimit,
       heldTimeoutSeconds: t.heldTimeout,
       checkTimeoutSeconds: t.checkTimeout,
-      workerHeartbeatMinutes: Number.isFinite(heartbeatMinutes) ? heartbeatMinutes : 0,
+      workerHeartbeatMinutes: workerHeartbeatMinutes(q.messenger),
     },
     truePilot: q.truePilot,
     noHeartbeat: q.noHeartbeat,

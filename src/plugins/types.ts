@@ -132,6 +132,12 @@ export interface Messenger {
   killRequested(worker: WorkSpec): Promise<boolean>;
   /** is_alive(workspec, time_limit_minutes) -> true, or null when unknown/expired */
   isAlive(worker: WorkSpec, timeLimitMinutes: number): Promise<boolean | null>;
+  /**
+   * Not in Harvester (its is_alive decides on the spot): when the pilot last wrote its heartbeat
+   * (ISO), undefined when it never did. The queue's monitor applies the lost-heartbeat rule to it
+   * (core/stuckRules), so the decision is a pure rule and the reason names the time.
+   */
+  lastHeartbeat?(worker: WorkSpec): Promise<string | undefined>;
   /** clean_up(workspec) */
   cleanUp(worker: WorkSpec): Promise<PluginResult>;
 }

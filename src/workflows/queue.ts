@@ -293,13 +293,15 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
         queueName,
         workers: group.workers,
         jobRequests: group.jobRequests,
+        heartbeats: group.heartbeats,
       });
       if (!reply.ok) {
         cycle.ok = false;
         cycle.error = reply.diag || 'monitor reported failure';
         return;
       }
-      const diff = diffMonitorResults(group.workers, reply.results, unknownBefore);
+      // A running worker whose pilot went quiet past worker_heartbeat is signalled lostHeartbeat.
+      const diff = diffMonitorResults(group.workers, reply.results, unknownBefore, reply.heartbeats);
       cycle.unknownNow.push(...diff.unknownNow);
       if (diff.changes.length > 0) {
         const r = await central.signalWorkerChanges({ harvesterID, queueName, changes: diff.changes });

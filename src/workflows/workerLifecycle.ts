@@ -6,7 +6,12 @@
  *   wait for a status change, a kill or the next timer →
  *   on a change: record in the DB and report to PanDA at once → every heartbeat interval: report →
  *   on a final status: final report at once → keep for keepFinished/Failed/Cancelled/Missed hours →
- *   sweep → complete.
+ *   sweep (retried every sweeper interval until done) → complete.
+ *
+ * A kill (operator, PanDA, a stuck rule) is retried every sweeper interval until the monitor reports
+ * the worker final. A worker whose status cannot be told (the monitor says so, or has been silent
+ * past checkTimeout) is killed, and if no final status follows within a sweeper interval it is
+ * ended here as cancelled, FAILEDBYSERVER, as Harvester's monitor does (core/stuckRules).
  *
  * The workflow never polls the batch system: the queue's monitor loop makes one bulk status call
  * per cycle and signals only the workers whose status changed, so this history grows with state
@@ -38,7 +43,15 @@ import {
   HarvesterWorkerStatus,
 } from '../core/searchAttributes';
 import type { WorkSpec } from '../core/specs';
-import { detectStuck, KILL_REASONS } from '../core/stuckRules';
+import {
+  applyMonitorSilence,
+  detectStuck,
+  type GiveUpVerdict,
+  giveUpDeadline,
+  giveUpUnknownWorker,
+  KILL_REASONS,
+  type UnknownWorkerInput,
+} from '../core/stuckRules';
 import { applyWorkerStatus, timestampsForStatus } from '../core/transitions';
 import { isFinalWorkerStatus, type WorkerStatus } from '../core/workerStatus';
 import {
@@ -83,6 +96,20 @@ const panda = proxyLocalActivities<CentralLifecycleActivities>({
   localRetryThreshold: '10 seconds',
 });
 
+/**
+ * The safety check's DB question (how long the queue's monitor has been silent) is worth a few
+ * tries, not a blocked worker: a failed check is skipped and asked again a safety interval later.
+ */
+const safetyCheck = proxyLocalActivities<CentralLifecycleActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** The message of an activity failure: the activity's own error, not "Activity task failed". */
+function failureMessage(err: unknown): string {
+  return (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+}
+
 function validateKillRequest(k: unknown): asserts k is KillRequest {
   if (typeof k !== 'object' || k === null) throw new Error('kill: expected an object like {"reason": "why"}');
   const r = k as Record<string, unknown>;
@@ -102,6 +129,7 @@ function initialState(worker: WorkSpec): WorkerLifecycleState {
     worker: { ...worker, status: 'pending' },
     phase: 'submitting',
     lastCheckedAt: new Date(Date.now()).toISOString(),
+    monitorCheckedAt: new Date(Date.now()).toISOString(),
     statusUnknown: false,
     heartbeatsSent: 0,
     reportsSent: 0,
@@ -230,16 +258,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
         s.reportsSent++;
         if (next.kind === 'heartbeat') s.heartbeatsSent++;
         if (result.killRequested) requestKill({ reason: result.detail, source: 'panda_tobekilled' });
-        // The queue's monitor has not succeeded for longer than checkTimeout (measured in the DB's
-        // own clock, so clock skew between hosts cannot fake it): the status we hold is not known.
-        if (
-          result.monitorSilentSeconds !== undefined &&
-          result.monitorSilentSeconds > policy.stuck.checkTimeoutSeconds
-        ) {
-          if (!s.statusUnknown)
-            s.lastCheckedAt = new Date(Date.now() - result.monitorSilentSeconds * 1000).toISOString();
-          s.statusUnknown = true;
-        }
+        noteMonitorSilence(result.monitorSilentSeconds);
       }
     } finally {
       reporterRunning = false;
@@ -249,6 +268,72 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
   // ---- helpers ---------------------------------------------------------------------------------
   function nowIso(): string {
     return new Date(Date.now()).toISOString();
+  }
+
+  /**
+   * How long the queue's monitor has been silent: each report brings it, and the safety check asks
+   * between reports (core/stuckRules applyMonitorSilence decides what it means for this worker).
+   */
+  function noteMonitorSilence(silentSeconds: number | undefined): void {
+    s.monitorCheckedAt = nowIso();
+    const next = applyMonitorSilence(
+      { statusUnknown: s.statusUnknown, monitorSilent: s.monitorSilent, lastCheckedAt: s.lastCheckedAt },
+      silentSeconds,
+      new Date(Date.now()),
+      policy.stuck.checkTimeoutSeconds,
+    );
+    s.statusUnknown = next.statusUnknown;
+    s.monitorSilent = next.monitorSilent;
+    s.lastCheckedAt = next.lastCheckedAt;
+  }
+
+  /** The safety timer's check: due when no report asked for safetyCheckSeconds (see nextWakeMs). */
+  function safetyCheckDueAt(): number | undefined {
+    if (!(policy.stuck.checkTimeoutSeconds > 0)) return undefined;
+    return Date.parse(s.monitorCheckedAt ?? s.lastCheckedAt) + policy.safetyCheckSeconds * 1000;
+  }
+
+  async function checkMonitorSilence(): Promise<void> {
+    try {
+      const r = await safetyCheck.monitorSilence({ queueName: policy.queueName });
+      noteMonitorSilence(r.monitorSilentSeconds);
+    } catch (err) {
+      // Asked again a safety interval later; the reports meanwhile bring the same answer.
+      s.monitorCheckedAt = nowIso();
+      log.warn('safety check of the queue monitor failed', {
+        workerID: s.worker.workerID,
+        queueName: policy.queueName,
+        error: failureMessage(err),
+      });
+    }
+  }
+
+  function unknownWorker(): UnknownWorkerInput {
+    return {
+      status: s.worker.status,
+      statusUnknown: s.statusUnknown,
+      lastCheckedAt: s.lastCheckedAt,
+      kill: s.kill,
+    };
+  }
+
+  const giveUpLimits = {
+    checkTimeoutSeconds: policy.stuck.checkTimeoutSeconds,
+    sweeperIntervalSeconds: policy.sweeperIntervalSeconds,
+  };
+
+  /**
+   * Harvester's monitor ends a worker it could not check for checkTimeout as cancelled,
+   * FAILEDBYSERVER: the kill was asked for and had its sweeper interval, and nothing says the worker
+   * ended. Reported to PanDA as final like any end; the keep/sweep path follows.
+   */
+  async function giveUp(verdict: GiveUpVerdict): Promise<void> {
+    log.warn('worker given up: status unknown and the kill not confirmed', {
+      workerID: s.worker.workerID,
+      queueName: policy.queueName,
+      detail: verdict.detail,
+    });
+    await setStatus(verdict.status, { diagMessage: verdict.detail, errorCode: verdict.errorCode });
   }
 
   function publish(): void {
@@ -346,11 +431,15 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     // Late binding: the jobs given to the worker, whether or not its status changes with them.
     if (report.pandaIDs && report.pandaIDs.length > 0)
       s.worker = { ...s.worker, pandaIDs: [...report.pandaIDs] };
+    // The queue's monitor found the pilot's heartbeat file too old (messenger worker_heartbeat).
+    if (report.lostHeartbeat) requestKill({ reason: report.lostHeartbeat, source: 'lost_heartbeat' });
     if (report.status === null) {
       s.statusUnknown = true;
+      s.monitorSilent = false;
       return;
     }
     s.statusUnknown = false;
+    s.monitorSilent = false;
     // Workflow time, not the monitor host's clock: every deadline here is measured in one clock.
     s.lastCheckedAt = nowIso();
     const held = (report.nativeStatus ?? '').toLowerCase() === 'held';
@@ -359,12 +448,21 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     lastConclusive = report;
   }
 
-  /** The next moment something is due without news: a heartbeat, a kill retry, or a stuck deadline. */
+  /**
+   * The next moment something is due without news: a heartbeat, the safety check of the monitor,
+   * a kill retry, giving the worker up, or a stuck deadline.
+   */
   function nextWakeMs(): number {
     const times: number[] = [];
     if (s.nextHeartbeatAt) times.push(Date.parse(s.nextHeartbeatAt));
+    // Heartbeats ask the monitor's silence too, but may be rarer than checkTimeout: the safety
+    // timer runs beside them (a heartbeat resets it), so a dead monitor is noticed in time.
+    const safetyAt = safetyCheckDueAt();
+    if (safetyAt !== undefined) times.push(safetyAt);
     if (s.kill?.lastAttemptAt)
       times.push(Date.parse(s.kill.lastAttemptAt) + policy.sweeperIntervalSeconds * 1000);
+    const giveUpAt = giveUpDeadline(unknownWorker(), giveUpLimits);
+    if (giveUpAt !== null) times.push(giveUpAt);
     if (!s.kill) {
       const limits = policy.stuck;
       if (s.statusUnknown && limits.checkTimeoutSeconds > 0) {
@@ -378,6 +476,52 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       }
     }
     return times.length > 0 ? Math.min(...times) : Date.now() + policy.safetyCheckSeconds * 1000;
+  }
+
+  /**
+   * Harvester's sweeper cleans a worker up in each of its cycles until that succeeds; so does this,
+   * a sweeper interval apart on a durable timer. A sweep that failed past its activity's retries (an
+   * edge worker away, a file system down, a sweeper that cannot be loaded where it runs) never fails
+   * the workflow: the DB row would stay live and nothing would ever sweep it again.
+   * A permanent failure (the plugin's own answer that retrying cannot help, Harvester's False) is
+   * recorded and the worker marked swept anyway: retrying it would keep a workflow and a live row
+   * open forever for leftovers only an operator can remove, and the diagnostic (in the workflow's
+   * result and the log) tells them what is left and where.
+   */
+  async function sweepUntilDone(): Promise<void> {
+    for (;;) {
+      const sweep = s.sweep ?? { attempts: 0 };
+      s.sweep = sweep;
+      sweep.attempts++;
+      sweep.lastAttemptAt = nowIso();
+      try {
+        const result = await plugin.sweepWorker({ ...pluginCall, params: policy.sweeper, worker: s.worker });
+        sweep.outcome = result.outcome === 'success' ? 'success' : 'permanentFailure';
+        if (result.outcome !== 'success') {
+          sweep.lastError = `sweeper ${policy.sweeper.name} failed for good, worker marked swept anyway: ${result.diag}`;
+          log.warn('sweep failed permanently; worker marked swept, leftovers stay', {
+            workerID: s.worker.workerID,
+            queueName: policy.queueName,
+            diag: result.diag,
+          });
+        }
+        return;
+      } catch (err) {
+        sweep.lastError = `sweeper ${policy.sweeper.name}: ${failureMessage(err)}`;
+        log.warn('sweep failed; tried again after the sweeper interval', {
+          workerID: s.worker.workerID,
+          queueName: policy.queueName,
+          attempts: sweep.attempts,
+          error: sweep.lastError,
+        });
+      }
+      await sleep(policy.sweeperIntervalSeconds * 1000);
+      // A sweep failing for days must not outgrow the history: the next run goes on sweeping.
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof workerLifecycleWorkflow>({ worker: s.worker, policy, state: s });
+      }
+    }
   }
 
   // ---- 1. submit -------------------------------------------------------------------------------
@@ -460,6 +604,17 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     }
     if (isFinalWorkerStatus(s.worker.status)) break;
 
+    const heartbeatDue = s.nextHeartbeatAt !== undefined && Date.now() >= Date.parse(s.nextHeartbeatAt);
+    const safetyAt = safetyCheckDueAt();
+    // A heartbeat due now asks the same question with its report.
+    if (!heartbeatDue && safetyAt !== undefined && Date.now() >= safetyAt) await checkMonitorSilence();
+
+    const verdict = giveUpUnknownWorker(unknownWorker(), new Date(Date.now()), giveUpLimits);
+    if (verdict) {
+      await giveUp(verdict);
+      break;
+    }
+
     if (s.kill) {
       const retryDue =
         s.kill.lastAttemptAt !== undefined &&
@@ -470,7 +625,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       }
     }
 
-    if (s.nextHeartbeatAt && Date.now() >= Date.parse(s.nextHeartbeatAt)) {
+    if (heartbeatDue && s.nextHeartbeatAt) {
       s.lastHeartbeatAt = nowIso();
       enqueueReport('heartbeat', s.nextHeartbeatAt);
       scheduleHeartbeat(Date.now());
@@ -519,9 +674,7 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
     s.phase = 'sweeping';
   }
   if (s.phase === 'sweeping') {
-    const result = await plugin.sweepWorker({ ...pluginCall, params: policy.sweeper, worker: s.worker });
-    if (result.outcome !== 'success')
-      log.warn('sweep reported a problem', { workerID: s.worker.workerID, diag: result.diag });
+    await sweepUntilDone();
     await central.recordWorker({ worker: s.worker, event: 'swept' });
     s.phase = 'done';
   }

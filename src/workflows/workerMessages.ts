@@ -50,14 +50,28 @@ export interface KillState {
 
 export type LifecyclePhase = 'submitting' | 'active' | 'reporting-final' | 'keeping' | 'sweeping' | 'done';
 
+/** The sweep (clean-up after the keep time), retried every sweeper interval until it is done. */
+export interface SweepState {
+  attempts: number;
+  lastAttemptAt?: string;
+  /** The latest failure, kept after a later success for the record. */
+  lastError?: string;
+  /** success, or permanentFailure: the plugin said retrying cannot help; marked swept anyway. */
+  outcome?: 'success' | 'permanentFailure';
+}
+
 export interface WorkerLifecycleState {
   worker: WorkSpec;
   phase: LifecyclePhase;
   kill?: KillState;
   /** Last time the worker's status was known for sure (submission or a conclusive monitor report). */
   lastCheckedAt: string;
-  /** The latest monitor report could not tell the status. */
+  /** The latest monitor report could not tell the status, or the queue's monitor has been silent past checkTimeout. */
   statusUnknown: boolean;
+  /** statusUnknown was set because the queue's monitor went silent (not by the monitor's own "cannot tell"). */
+  monitorSilent?: boolean;
+  /** Last time this worker asked how long the queue's monitor has been silent (a report, or the safety check). */
+  monitorCheckedAt?: string;
   /** Since when the batch system reports the job held. */
   heldSince?: string;
   lastHeartbeatAt?: string;
@@ -67,6 +81,7 @@ export interface WorkerLifecycleState {
   /** Reports to PanDA queued in this run and not yet delivered. */
   pendingReports: number;
   sweepAfter?: string;
+  sweep?: SweepState;
 }
 
 export interface WorkerLifecycleInput {

@@ -11,13 +11,13 @@
  * acknowledged only once they took effect.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { HarvesterQueueState } from '../../src/core/searchAttributes';
 import { getCommand } from '../../src/db/commands';
-import { listLiveWorkers } from '../../src/db/workers';
+import { getWorker, listLiveWorkers } from '../../src/db/workers';
 import { instanceStateQuery, instanceWorkflowId } from '../../src/workflows/instanceMessages';
 import {
   drainUpdate,
@@ -29,7 +29,7 @@ import {
   resumeUpdate,
   setLimitsUpdate,
 } from '../../src/workflows/queueMessages';
-import { workerWorkflowId } from '../../src/workflows/workerMessages';
+import { statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 import { startPandaSim } from '../panda-sim';
@@ -43,15 +43,18 @@ interface QueueSpec {
   submitter?: Record<string, unknown>;
   /** DummyMonitor params: failCheckFile... */
   monitor?: Record<string, unknown>;
+  /** SharedFileMessenger params: worker_heartbeat... */
+  messenger?: Record<string, unknown>;
 }
 
 /** A pull (NoJob) queue on the dummy batch plugin with 1-second cycles and nothing kept after the end. */
 function dummyQueue(scratch: string, name: string, spec: QueueSpec): Record<string, unknown> {
-  const { submitter, monitor, ...limits } = spec;
+  const { submitter, monitor, messenger, ...limits } = spec;
   return dummyQueueConfig(accessPointUnder(`${scratch}/${name}`), {
     ...limits,
     submitter,
     monitor,
+    messenger,
     temporal: {
       submitterIntervalSeconds: 1,
       monitorIntervalSeconds: 1,
@@ -79,6 +82,7 @@ const Q = {
   BULK: `Q_BULK_${RUN}`,
   BROKEN: `Q_BROKEN_${RUN}`,
   ADOPT: `Q_ADOPT_${RUN}`,
+  HEARTBEAT: `Q_HEARTBEAT_${RUN}`,
   SHARED: `Q_SHARED_${RUN}`,
   K_SUB: `K_SUB_${RUN}`,
   K_RUN: `K_RUN_${RUN}`,
@@ -110,6 +114,13 @@ const MAIN_QUEUES: Record<string, (scratch: string) => QueueSpec> = {
     nQueueLimitWorker: 1,
     maxWorkers: 1,
     submitter: { runAfterSeconds: 1, finishAfterSeconds: 3600 },
+  }),
+  // Pilots that run until killed, under Harvester's lost-heartbeat rule: worker_heartbeat 0.1 min = 6 s.
+  [Q.HEARTBEAT]: () => ({
+    nQueueLimitWorker: 2,
+    maxWorkers: 2,
+    submitter: { runAfterSeconds: 0, finishAfterSeconds: 3600 },
+    messenger: { worker_heartbeat: 0.1 },
   }),
   [Q.BROKEN]: () => ({ nQueueLimitWorker: 2, maxWorkers: 2, submitter: { submitOutcome: 'sometimes' } }),
   // 4. failing status query
@@ -464,6 +475,61 @@ test('a batch job whose lifecycle is gone is adopted by the monitor: reported, f
     await terminateQuietly(stack.client, h.workflowId);
     for (const x of await live(stack, Q.ADOPT))
       await terminateQuietly(stack.client, workerWorkflowId(stack.harvesterID, Q.ADOPT, x.workerID));
+  }
+});
+
+test('a running worker whose pilot stops its heartbeat past worker_heartbeat is killed (lost_heartbeat); a beating one lives on', async () => {
+  const h = await startQueue(stack, Q.HEARTBEAT);
+  // The pilots: each worker's heartbeat file is touched every half second, except the quiet ones'.
+  const quiet = new Set<number>();
+  let beating = true;
+  const pilots = (async () => {
+    while (beating) {
+      for (const w of await live(stack, Q.HEARTBEAT)) {
+        if (quiet.has(w.workerID) || !w.accessPoint || !existsSync(w.accessPoint)) continue;
+        try {
+          writeFileSync(join(w.accessPoint, 'worker_heartbeat.json'), '{}');
+        } catch {
+          // swept meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    const [victim, survivor] = await eventually('two running workers', async () => {
+      const running = (await liveByStatus(stack, Q.HEARTBEAT)).running ?? [];
+      return running.length >= 2 ? running : undefined;
+    });
+    quiet.add(victim);
+    const victimFlow = stack.client.workflow.getHandle(
+      workerWorkflowId(stack.harvesterID, Q.HEARTBEAT, victim),
+    );
+    const killed = await eventually(
+      'the quiet worker killed',
+      async () => {
+        const st = await victimFlow.query(statusQuery);
+        return st.kill ? st : undefined;
+      },
+      30000,
+    );
+    assert.equal(killed.kill?.source, 'lost_heartbeat');
+    assert.match(killed.kill?.reason ?? '', /^last heartbeat \S+Z, older than worker_heartbeat=0.1 min$/);
+    // The kill goes through the sweeper; the monitor sees the job cancelled and the worker ends.
+    const final = await victimFlow.result();
+    assert.equal(final.worker.status, 'cancelled');
+    assert.match(String((await getWorker(stack.db, victim))?.killReason), /^lost_heartbeat: last heartbeat/);
+    const other = await stack.client.workflow
+      .getHandle(workerWorkflowId(stack.harvesterID, Q.HEARTBEAT, survivor))
+      .query(statusQuery);
+    assert.equal(other.worker.status, 'running', 'the worker whose pilot beats runs on');
+    assert.equal(other.kill, undefined);
+  } finally {
+    beating = false;
+    await pilots;
+    await terminateQuietly(stack.client, h.workflowId);
+    for (const x of await live(stack, Q.HEARTBEAT))
+      await terminateQuietly(stack.client, workerWorkflowId(stack.harvesterID, Q.HEARTBEAT, x.workerID));
   }
 });
 

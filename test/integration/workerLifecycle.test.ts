@@ -9,11 +9,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import type { WorkSpec } from '../../src/core/specs';
+import { FAILED_BY_SERVER_ERROR_CODE } from '../../src/core/stuckRules';
 import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
+import { upsertQueue } from '../../src/db/queues';
 import { allocateWorkerIds, getWorker, insertPendingWorkers } from '../../src/db/workers';
 import type { PluginRegistry } from '../../src/plugins/registry';
+import type { PluginResult } from '../../src/plugins/types';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import {
   killUpdate,
@@ -28,31 +32,63 @@ import { TEST_NAMESPACE, testTemporalAddress } from '../helpers/env';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'DUMMY_LIFECYCLE';
+/**
+ * Queues whose workers are given up quickly: checkTimeout 3 s, sweeper interval 2 s, and heartbeats
+ * too rare (10 min) to play a part, so only the safety timer asks whether the monitor went silent.
+ * SILENT is the queue whose monitor a test makes silent (its queues row), SHORT the others'.
+ */
+const QUEUE_SHORT = 'DUMMY_LIFECYCLE_SHORT';
+const QUEUE_SILENT = 'DUMMY_LIFECYCLE_SILENT';
 
-function queueConfig(scratch: string, overrides: Record<string, unknown> = {}) {
+const KEEP_NOTHING = { keepFinished: 0, keepFailed: 0, keepCancelled: 0, keepMissed: 0 };
+
+function queueConfig(scratch: string) {
+  const shortTimeouts = () =>
+    dummyQueueConfig(accessPointUnder(scratch), {
+      temporal: {
+        heartbeatIntervalSeconds: 600,
+        sweeperIntervalSeconds: 2,
+        checkTimeout: 3,
+        ...KEEP_NOTHING,
+      },
+    });
   return {
     [QUEUE]: dummyQueueConfig(accessPointUnder(scratch), {
-      temporal: {
-        heartbeatIntervalSeconds: 3,
-        sweeperIntervalSeconds: 2,
-        keepFinished: 0,
-        keepFailed: 0,
-        keepCancelled: 0,
-        keepMissed: 0,
-        ...overrides,
-      },
+      temporal: { heartbeatIntervalSeconds: 3, sweeperIntervalSeconds: 2, ...KEEP_NOTHING },
     }),
+    [QUEUE_SHORT]: shortTimeouts(),
+    [QUEUE_SILENT]: shortTimeouts(),
   };
 }
 
 /** A submitter that makes the batch job and then dies once, like a process killed after sbatch returned. */
 let crashAfterSubmit = new Set<number>();
 let submitCalls = 0;
+/** While set, the sweeper cannot be loaded where the plugin activities run (an edge worker without it). */
+let sweeperUnavailable = false;
+/** The sweeper answers a permanent failure (Harvester's False) for these workers. */
+const permanentSweepFailure = new Set<number>();
 
-function withCrashingSubmitter(r: PluginRegistry): PluginRegistry {
+function withTestPlugins(r: PluginRegistry): PluginRegistry {
   const original = r.create.bind(r);
   r.create = ((kind, params, ctx) => {
+    if (kind === 'sweeper' && sweeperUnavailable)
+      throw new Error('sweeper module cannot be loaded on this host (test outage)');
     const plugin = original(kind, params, ctx);
+    if (kind === 'sweeper') {
+      const sweeper = plugin as ReturnType<typeof original<'sweeper'>>;
+      return {
+        killWorkers: (workers: WorkSpec[]) => sweeper.killWorkers(workers),
+        async sweepWorker(worker: WorkSpec): Promise<PluginResult> {
+          if (permanentSweepFailure.has(worker.workerID))
+            return {
+              outcome: 'permanentFailure',
+              diag: `/scratch/${worker.workerID} is not a directory (test)`,
+            };
+          return sweeper.sweepWorker(worker);
+        },
+      };
+    }
     if (kind !== 'submitter') return plugin;
     const submitter = plugin as ReturnType<typeof original<'submitter'>>;
     return {
@@ -76,7 +112,7 @@ let stack: TestStack;
 before(async () => {
   stack = await startTestStack({
     queueConfig: (scratch) => queueConfig(scratch),
-    registry: withCrashingSubmitter,
+    registry: withTestPlugins,
   });
 });
 
@@ -84,14 +120,14 @@ after(async () => {
   await stack?.close();
 });
 
-async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}) {
-  const q = stack.configs.queue(QUEUE);
+async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}, queueName = QUEUE) {
+  const q = stack.configs.queue(queueName);
   await stack.configs.register(q);
   const policy = { ...policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue), ...policyOverrides };
   const [workerID] = await allocateWorkerIds(stack.db, 1);
   const worker: WorkSpec = {
     workerID,
-    computingSite: QUEUE,
+    computingSite: queueName,
     harvesterID: stack.harvesterID,
     configID: q.configID,
     mapType: q.mapType,
@@ -106,10 +142,34 @@ async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}) {
   const input: WorkerLifecycleInput = { worker, policy };
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(stack.harvesterID, QUEUE, workerID),
+    workflowId: workerWorkflowId(stack.harvesterID, queueName, workerID),
     args: [input],
   });
   return { handle, workerID, worker };
+}
+
+/** The workflow's result, or a failure saying what did not happen in time (never a hung test). */
+async function resultWithin(
+  handle: WorkflowHandle<typeof workerLifecycleWorkflow>,
+  ms: number,
+  what: string,
+) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(async () => {
+      const st = await handle.query(statusQuery).catch(() => undefined);
+      reject(
+        new Error(
+          `${what} within ${ms} ms: worker ${st?.worker.status}, phase ${st?.phase}, kill ${JSON.stringify(st?.kill)}`,
+        ),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([handle.result(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function reportedStatuses(workerID: number): string[] {
@@ -381,7 +441,122 @@ test('status unknown for longer than checkTimeout kills the worker (stuck_unknow
     20000,
   );
   assert.equal(h.kill?.source, 'stuck_held');
-  for (const x of [unknown.handle, held.handle]) await x.terminate('test over');
+  await held.handle.terminate('test over');
+  // The unknown one ends by itself: its kill is never confirmed, so it is given up (next tests).
+  assert.equal((await unknown.handle.result()).worker.status, 'cancelled');
+});
+
+test('a sweep that keeps failing is tried again every sweeper interval, never fails the workflow, and ends swept', async () => {
+  const { handle, workerID } = await startLifecycle();
+  await waitForStatus(handle, 'submitted');
+  sweeperUnavailable = true;
+  try {
+    await handle.signal(statusChangedSignal, { status: 'finished', observedAt: new Date().toISOString() });
+    const failing = await eventually(
+      'two failed sweeps',
+      async () => {
+        const st = await handle.query(statusQuery);
+        return (st.sweep?.attempts ?? 0) >= 2 ? st : undefined;
+      },
+      20000,
+    );
+    assert.equal(failing.phase, 'sweeping');
+    assert.match(failing.sweep?.lastError ?? '', /DummySweeper: sweeper module cannot be loaded/);
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the failure did not end the workflow');
+    assert.equal((await getWorker(stack.db, workerID))?.sweptAt, undefined, 'not marked swept while failing');
+  } finally {
+    sweeperUnavailable = false;
+  }
+  const final = await resultWithin(handle, 20000, 'no sweep after the outage');
+  assert.equal(final.phase, 'done');
+  assert.equal(final.sweep?.outcome, 'success');
+  assert.ok((final.sweep?.attempts ?? 0) >= 3, `attempts: ${final.sweep?.attempts}`);
+  assert.ok((await getWorker(stack.db, workerID))?.sweptAt, 'swept in the DB');
+  assert.equal(existsSync(join(stack.scratch, String(workerID))), false, 'access point removed');
+
+  // A permanent failure (the plugin says retrying cannot help): recorded, and marked swept anyway.
+  const broken = await startLifecycle();
+  await waitForStatus(broken.handle, 'submitted');
+  permanentSweepFailure.add(broken.workerID);
+  await broken.handle.signal(statusChangedSignal, {
+    status: 'finished',
+    observedAt: new Date().toISOString(),
+  });
+  const gaveUp = await resultWithin(broken.handle, 20000, 'no end after a permanent sweep failure');
+  assert.equal(gaveUp.sweep?.outcome, 'permanentFailure');
+  assert.equal(gaveUp.sweep?.attempts, 1);
+  assert.match(gaveUp.sweep?.lastError ?? '', /marked swept anyway: .*is not a directory/);
+  assert.ok((await getWorker(stack.db, broken.workerID))?.sweptAt);
+});
+
+test('a worker whose status stays unknown is ended as cancelled (FAILEDBYSERVER) once its kill had a sweeper interval; then swept', async () => {
+  const { handle, workerID } = await startLifecycle({}, QUEUE_SHORT);
+  await waitForStatus(handle, 'submitted');
+  // The last moment the status was known is no earlier than this.
+  const knownAt = Date.now();
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await waitForStatus(handle, 'running');
+  await handle.signal(statusChangedSignal, {
+    status: null,
+    observedAt: new Date().toISOString(),
+    diag: 'squeue lost the job',
+  });
+  // The kill reaches the batch system (status.txt), but no monitor ever reports the end.
+  const final = await resultWithin(handle, 30000, 'the unknown worker was not given up');
+  const elapsed = Date.now() - knownAt;
+  assert.ok(
+    elapsed >= 5000,
+    `given up ${elapsed} ms after the last known status: before checkTimeout (3 s) + a sweeper interval (2 s)`,
+  );
+  assert.equal(final.worker.status, 'cancelled');
+  assert.equal(final.worker.errorCode, FAILED_BY_SERVER_ERROR_CODE);
+  assert.match(final.worker.diagMessage ?? '', /status unknown since .*checkTimeout=3s.*FAILEDBYSERVER/);
+  assert.equal(final.kill?.source, 'stuck_unknown');
+  assert.ok((final.kill?.attempts ?? 0) >= 1, 'the kill was sent first');
+  assert.equal(final.phase, 'done');
+
+  const row = await getWorker(stack.db, workerID);
+  assert.equal(row?.status, 'cancelled');
+  assert.equal(row?.errorCode, FAILED_BY_SERVER_ERROR_CODE);
+  assert.ok(row?.sweptAt, 'kept 0 h, then swept');
+  const reports = stack.sim.state.workerUpdates.filter(
+    (u) => Number(u.request.workerID) === workerID && u.harvesterId === stack.harvesterID,
+  );
+  const last = reports.at(-1);
+  assert.equal(last?.request.status, 'cancelled', 'the end was reported to PanDA, and nothing after it');
+  assert.equal(Number(last?.request.errorCode), FAILED_BY_SERVER_ERROR_CODE);
+  assert.equal(reports.filter((u) => u.request.status === 'cancelled').length, 1, 'reported once');
+});
+
+test('a queue monitor gone silent is noticed by the safety timer, not only by heartbeats: the worker is killed, then given up', async () => {
+  const q = stack.configs.queue(QUEUE_SILENT);
+  await upsertQueue(stack.db, {
+    harvesterID: stack.harvesterID,
+    queueName: QUEUE_SILENT,
+    configID: q.configID,
+  });
+  const { handle, workerID } = await startLifecycle({}, QUEUE_SILENT);
+  await waitForStatus(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await eventually('the running report delivered', async () => {
+    const st = await handle.query(statusQuery);
+    return st.worker.status === 'running' && st.reportsSent >= 2 && st.pendingReports === 0;
+  });
+  // From now on no report asks about the monitor (the next heartbeat is minutes away): its last
+  // success was an hour ago, and only the safety timer can find out.
+  await stack.db.query(
+    `UPDATE queues SET monitor_last_ok_at = now() - interval '1 hour' WHERE harvester_id = $1 AND queue_name = $2`,
+    [stack.harvesterID, QUEUE_SILENT],
+  );
+  const final = await resultWithin(handle, 40000, 'the silent monitor was not noticed');
+  assert.equal(final.heartbeatsSent, 0, 'no heartbeat was due: the safety timer found it');
+  assert.equal(final.monitorSilent, true);
+  assert.equal(final.kill?.source, 'stuck_unknown');
+  assert.equal(final.worker.status, 'cancelled');
+  assert.equal(final.worker.errorCode, FAILED_BY_SERVER_ERROR_CODE);
+  const row = await getWorker(stack.db, workerID);
+  assert.equal(row?.status, 'cancelled');
+  assert.match(String(row?.killReason), /^stuck_unknown: status unknown since/);
 });
 
 test('replaying a recorded history with the current code raises no determinism error', async () => {
@@ -396,5 +571,32 @@ test('replaying a recorded history with the current code raises no determinism e
       ? { workflowBundle: { code: readFileSync(process.env.HARVESTER_WORKFLOW_BUNDLE, 'utf8') } }
       : { workflowsPath: require.resolve('../../src/workflows') },
     history,
+  );
+});
+
+/**
+ * A history recorded once and committed (test/fixtures/histories/record.ts writes it): a worker
+ * submitted, running, two heartbeats, killed by the kill update, cancelled, kept and swept. A
+ * workflow change that would not replay it fails here; re-record it only for a deliberate change
+ * (and drain running workflows before deploying it, see docs/decisions.md).
+ */
+test('the committed lifecycle history (heartbeats, kill by update, cancelled, swept) replays with the current code', async () => {
+  const file = join(__dirname, '..', 'fixtures', 'histories', 'workerLifecycle-kill.json');
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { events: { eventType: string }[] };
+  // The story it must tell, so a re-recording cannot quietly shrink it.
+  const count = (type: string) => json.events.filter((e) => e.eventType === `EVENT_TYPE_${type}`).length;
+  assert.equal(count('WORKFLOW_EXECUTION_UPDATE_ACCEPTED'), 1, 'the kill update');
+  assert.ok(count('WORKFLOW_EXECUTION_SIGNALED') >= 2, 'running, then cancelled from the monitor');
+  assert.ok(count('TIMER_FIRED') >= 2, 'heartbeat timers');
+  assert.ok(count('ACTIVITY_TASK_COMPLETED') >= 3, 'submit, kill and sweep');
+  assert.ok(count('MARKER_RECORDED') >= 5, 'DB records and PanDA reports (local activities)');
+  assert.equal(count('WORKFLOW_EXECUTION_COMPLETED'), 1);
+  const history = historyFromJSON(json);
+  await Worker.runReplayHistory(
+    process.env.HARVESTER_WORKFLOW_BUNDLE
+      ? { workflowBundle: { code: readFileSync(process.env.HARVESTER_WORKFLOW_BUNDLE, 'utf8') } }
+      : { workflowsPath: require.resolve('../../src/workflows') },
+    history,
+    'worker-lifecycle-fixture',
   );
 });

@@ -133,3 +133,60 @@ test("the batch system's own start and end times travel with the change", () => 
   assert.equal(changes[0].startTime, '2026-11-26T10:00:00Z');
   assert.equal(changes[0].endTime, '2026-11-26T10:05:07Z');
 });
+
+test('lost heartbeat: a running worker whose pilot went quiet past worker_heartbeat is signalled once, even unchanged', () => {
+  const checkedAt = '2026-11-26T12:00:00.000Z';
+  const minutesBefore = (m: number) => new Date(Date.parse(checkedAt) - m * 60_000).toISOString();
+  const workers: MonitoredWorker[] = [
+    { workerID: 1, status: 'running', nativeStatus: 'R', startTime: minutesBefore(60) },
+    { workerID: 2, status: 'running', nativeStatus: 'R', startTime: minutesBefore(60) },
+    { workerID: 3, status: 'running', nativeStatus: 'R', startTime: minutesBefore(60) },
+    { workerID: 4, status: 'running', nativeStatus: 'R', startTime: minutesBefore(2) },
+    { workerID: 5, status: 'running', nativeStatus: 'R', startTime: minutesBefore(60) },
+  ];
+  const results = workers.map(() => r('running', { nativeStatus: 'R' }));
+  const heartbeats = {
+    limitMinutes: 10,
+    checkedAt,
+    lastHeartbeat: {
+      '1': minutesBefore(3), // alive
+      '2': minutesBefore(11), // stale file
+      '3': null, // no file, running for an hour
+      '4': null, // no file, but started 2 minutes ago
+      // 5: not read (already being killed, or the file was unreadable)
+    },
+  };
+  const { changes } = diffMonitorResults(workers, results, none, heartbeats);
+  assert.deepEqual(
+    changes.map((c) => [c.workerID, c.status]),
+    [
+      [2, 'running'],
+      [3, 'running'],
+    ],
+  );
+  assert.match(
+    changes[0].lostHeartbeat ?? '',
+    new RegExp(`last heartbeat ${minutesBefore(11)}.*worker_heartbeat=10 min`),
+  );
+  assert.match(changes[1].lostHeartbeat ?? '', /last heartbeat never/);
+  assert.deepEqual(diffMonitorResults(workers, results, none).changes, [], 'no limit: nobody');
+});
+
+test('lost heartbeat: a worker that is not running (or just ended) is not judged', () => {
+  const checkedAt = '2026-11-26T12:00:00.000Z';
+  const old = '2026-11-26T10:00:00.000Z';
+  const heartbeats = { limitMinutes: 10, checkedAt, lastHeartbeat: { '1': old, '2': old } };
+  const { changes } = diffMonitorResults(
+    [
+      { workerID: 1, status: 'submitted', startTime: old },
+      { workerID: 2, status: 'running', startTime: old },
+    ],
+    [r('submitted'), r('finished')],
+    none,
+    heartbeats,
+  );
+  assert.deepEqual(
+    changes.map((c) => [c.workerID, c.status, c.lostHeartbeat]),
+    [[2, 'finished', undefined]],
+  );
+});
