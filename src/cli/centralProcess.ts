@@ -4,7 +4,7 @@
  * instance workflow that starts the queue workflows.
  */
 import { readFileSync } from 'node:fs';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { type QueueConfigSource, QueueConfigStore } from '../config/queueConfigStore';
 import { createRemoteDocumentFetcher } from '../config/remoteDocument';
@@ -18,7 +18,11 @@ import { createPluginRegistry } from '../plugins';
 import { connectClient, connectWorkerConnection } from '../temporal/connection';
 import { createAllCentralActivities } from '../worker/activities';
 import { createCentralWorker } from '../worker/centralWorker';
-import { instanceWorkflowId, reloadQueuesSignal } from '../workflows/instanceMessages';
+import {
+  type InstanceWorkflowInput,
+  instanceWorkflowId,
+  reloadQueuesSignal,
+} from '../workflows/instanceMessages';
 
 export interface CentralProcessOptions {
   settings: HarvesterSettings;
@@ -37,6 +41,48 @@ export interface CentralProcess {
   /** Resolves when the worker has stopped. */
   done: Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface InstanceWorkflowStart {
+  workflowId: string;
+  /** False: it was already running (nothing was started). */
+  started: boolean;
+  /** The run started now; undefined when it was already running. */
+  runId?: string;
+  taskQueue: string;
+}
+
+/**
+ * Starts the instance workflow `instance-<harvesterID>` on the central worker's task queue, or
+ * finds it running. The central process (`harvester worker`, `start`) and `harvester instance
+ * start` use this one function, so both start it with the same input.
+ */
+export async function startInstanceWorkflow(
+  client: Client,
+  settings: Pick<HarvesterSettings, 'harvesterID' | 'taskQueue'>,
+  opts: { queueSyncIntervalSeconds?: number } = {},
+): Promise<InstanceWorkflowStart> {
+  const workflowId = instanceWorkflowId(settings.harvesterID);
+  const input: InstanceWorkflowInput = {
+    harvesterID: settings.harvesterID,
+    queueSyncIntervalSeconds: opts.queueSyncIntervalSeconds ?? 600,
+    commandIntervalSeconds: 30,
+    pandaHeartbeatIntervalSeconds: 600,
+  };
+  try {
+    const handle = await client.workflow.start('instanceWorkflow', {
+      taskQueue: settings.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [{ key: HarvesterInstance, value: settings.harvesterID }],
+      staticSummary: `harvester instance ${settings.harvesterID}`,
+    });
+    return { workflowId, started: true, runId: handle.firstExecutionRunId, taskQueue: settings.taskQueue };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      return { workflowId, started: false, taskQueue: settings.taskQueue };
+    throw err;
+  }
 }
 
 export async function startCentralProcess(o: CentralProcessOptions): Promise<CentralProcess> {
@@ -115,36 +161,21 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       'central worker running',
     );
     if (o.startInstance) {
-      try {
-        await client.workflow.start('instanceWorkflow', {
-          taskQueue: settings.taskQueue,
-          workflowId: instanceWorkflowId(settings.harvesterID),
-          args: [
-            {
-              harvesterID: settings.harvesterID,
-              queueSyncIntervalSeconds: o.queueSyncIntervalSeconds ?? 600,
-              commandIntervalSeconds: 30,
-              pandaHeartbeatIntervalSeconds: 600,
-            },
-          ],
-          typedSearchAttributes: [{ key: HarvesterInstance, value: settings.harvesterID }],
-          staticSummary: `harvester instance ${settings.harvesterID}`,
-        });
-        log.info({ workflowId: instanceWorkflowId(settings.harvesterID) }, 'instance workflow started');
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const instance = await startInstanceWorkflow(client, settings, {
+        queueSyncIntervalSeconds: o.queueSyncIntervalSeconds,
+      });
+      if (instance.started) {
+        log.info({ workflowId: instance.workflowId }, 'instance workflow started');
+      } else {
         // A restart finds its instance running and resumes serving it; the queue set is synced
         // now rather than at the next interval, so a changed config takes effect with the restart.
         await client.workflow
-          .getHandle(instanceWorkflowId(settings.harvesterID))
+          .getHandle(instance.workflowId)
           .signal(reloadQueuesSignal)
           .catch((e: Error) =>
             log.warn({ err: e.message }, 'could not ask the instance to reload its queues'),
           );
-        log.info(
-          { workflowId: instanceWorkflowId(settings.harvesterID) },
-          'instance workflow already running',
-        );
+        log.info({ workflowId: instance.workflowId }, 'instance workflow already running');
       }
     }
     return {

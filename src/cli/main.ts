@@ -17,7 +17,7 @@ import { type AuthOptions, createPandaClient, type PandaCommunicator } from '../
 import { createPluginRegistry } from '../plugins';
 import { connectWorkerConnection } from '../temporal/connection';
 import { startCentralProcess } from './centralProcess';
-import { CliUsageError, registerOperateCommands } from './operateCommands';
+import { CliUsageError, print, registerOperateCommands } from './operateCommands';
 import { registerQueuesCommands } from './queuesCommand';
 
 /** The PanDA credentials (also used for an https: remote queue config, as Harvester's cacher does). */
@@ -256,36 +256,49 @@ export function buildProgram(): Command {
   const dev = program
     .command('dev-server')
     .description('the local Temporal dev server (.tools/bin/temporal)');
-  dev.command('start').action(async () => {
-    const h = await ensureDevServer(defaultDevServerOptions());
-    console.log(`${h.startedHere ? 'started' : 'found running'}: ${h.address}, UI ${h.uiUrl}`);
-  });
-  dev.command('stop').action(async () => {
-    console.log(
-      (await stopDevServer(defaultDevServerOptions()))
-        ? 'stopped'
-        : 'no dev server started by this project is running',
-    );
-  });
-  dev.command('status').action(() => {
-    const o = defaultDevServerOptions();
-    const ok = isHealthy(`${o.ip}:${o.port}`);
-    console.log(ok ? `serving on ${o.ip}:${o.port}` : `not serving on ${o.ip}:${o.port}`);
-    if (!ok) process.exitCode = 1;
-  });
+  dev
+    .command('start')
+    .description('start it (or find it running): DB file under .data/, UI on TEMPORAL_UI_PORT')
+    .action(async () => {
+      const h = await ensureDevServer(defaultDevServerOptions());
+      console.log(`${h.startedHere ? 'started' : 'found running'}: ${h.address}, UI ${h.uiUrl}`);
+    });
+  dev
+    .command('stop')
+    .description('stop the dev server this project started (npm start leaves it running after a crash)')
+    .action(async () => {
+      console.log(
+        (await stopDevServer(defaultDevServerOptions()))
+          ? 'stopped'
+          : 'no dev server started by this project is running',
+      );
+    });
+  dev
+    .command('status')
+    .description('exit 0 when it serves, 1 when not')
+    .action(() => {
+      const o = defaultDevServerOptions();
+      const ok = isHealthy(`${o.ip}:${o.port}`);
+      console.log(ok ? `serving on ${o.ip}:${o.port}` : `not serving on ${o.ip}:${o.port}`);
+      if (!ok) process.exitCode = 1;
+    });
 
   const db = program
     .command('db')
     .description('the harvester database (HARVESTER_DATABASE_URL, or the embedded one)');
   db.command('migrate')
-    .description('apply pending migrations')
-    .action(async () => {
+    .description('apply pending migrations; prints the versions applied, or that none were pending')
+    .option('--json', 'print JSON ({"applied": [versions]})')
+    .action(async (opts: { json?: boolean }) => {
       const settings = loadSettings();
       const log = createLogger({ level: 'warn' });
+      // Opening the database applies what is pending and says which.
       const database = await openHarvesterDatabase(settings, log);
       try {
-        const applied = await migrate(database.db);
-        console.log(applied.length ? `applied ${applied.join(', ')}` : 'up to date');
+        const applied = [...database.applied, ...(await migrate(database.db))];
+        print(opts.json, { applied }, () =>
+          applied.length ? `applied ${applied.join(', ')}` : 'up to date: no migration was pending',
+        );
       } finally {
         await database.close();
       }

@@ -1,12 +1,12 @@
 /**
  * Operator commands that talk to Temporal: pause/resume/drain/limits of a queue, list/show/kill
- * workers (by id or by a visibility query), instance status. Thin wrappers over the same client
+ * workers (by id or by a visibility query), instance start/status. Thin wrappers over the same client
  * calls an operator could make with the `temporal` CLI.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadSettings } from '../config/settings';
+import { type HarvesterSettings, loadSettings } from '../config/settings';
 import { connectClient } from '../temporal/connection';
 import { instanceStateQuery, instanceWorkflowId } from '../workflows/instanceMessages';
 import {
@@ -20,22 +20,26 @@ import {
   setLimitsUpdate,
 } from '../workflows/queueMessages';
 import { killSignal, statusQuery, workerWorkflowId } from '../workflows/workerMessages';
+import { startInstanceWorkflow } from './centralProcess';
 
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
 }
 
-async function withClient<T>(fn: (client: Client, harvesterID: string) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  fn: (client: Client, harvesterID: string, settings: HarvesterSettings) => Promise<T>,
+): Promise<T> {
   const settings = loadSettings();
   const client = await connectClient(settings.temporal);
   try {
-    return await fn(client, settings.harvesterID);
+    return await fn(client, settings.harvesterID, settings);
   } finally {
     await client.connection.close();
   }
 }
 
-function print(json: boolean | undefined, value: unknown, human: () => string): void {
+/** A command's result: JSON with --json, else the human line(s). */
+export function print(json: boolean | undefined, value: unknown, human: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : human());
 }
 
@@ -373,10 +377,30 @@ export function registerOperateCommands(program: Command, queues: Command): void
       },
     );
 
-  program
+  const instance = program
     .command('instance')
-    .description('the harvester instance workflow')
+    .description('the harvester instance workflow (instance-<HARVESTER_ID>): queue set, PanDA commands');
+  instance
+    .command('start')
+    .description(
+      "start the instance workflow on the central worker's task queue, as `harvester worker` does; a running one is left alone",
+    )
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(async (client, _harvesterID, settings) => {
+        const r = await startInstanceWorkflow(client, settings);
+        print(opts.json, r, () =>
+          r.started
+            ? `started ${r.workflowId} on task queue ${r.taskQueue} (run ${r.runId})`
+            : `${r.workflowId} is already running: nothing started`,
+        );
+      });
+    });
+  instance
     .command('status')
+    .description(
+      "the instance workflow's state: active queues of its last sync, PanDA commands applied (a central worker answers)",
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       await withClient(async (client, harvesterID) => {

@@ -9,6 +9,8 @@ import { migrate } from './migrate';
 import { type Db, describeDatabaseUrl, openDatabase } from './pool';
 
 export interface HarvesterDatabase {
+  /** Migration versions this open applied (empty when the database was up to date). */
+  applied: number[];
   db: Db;
   url: string;
   embedded: boolean;
@@ -42,6 +44,7 @@ export async function openHarvesterDatabase(
     db,
     url,
     embedded: Boolean(embedded),
+    applied,
     close: async () => {
       await db.end();
       await embedded?.stop();

@@ -4,6 +4,7 @@
  */
 import { type LogLevel, type LogMetadata, Runtime } from '@temporalio/worker';
 import type { Logger } from './logger';
+import { HISTOGRAM_BUCKETS_SECONDS, setProcessMetricMeter } from './metrics';
 
 let installed = false;
 
@@ -44,8 +45,17 @@ export function installTemporalLogging(
       logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },
       // The SDK's metrics and harvester's own (src/observability/metrics.ts) on one Prometheus endpoint.
       ...(opts.metricsPort
-        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${opts.metricsPort}` } } }
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: `0.0.0.0:${opts.metricsPort}`,
+                histogramBucketOverrides: HISTOGRAM_BUCKETS_SECONDS,
+              },
+            },
+          }
         : {}),
     },
   });
+  // Records made outside an activity (work of the process itself, not of a task) go to the same endpoint.
+  if (opts.metricsPort) setProcessMetricMeter(Runtime.instance().metricMeter);
 }

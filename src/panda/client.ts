@@ -7,6 +7,7 @@
  * (transport, time-out, non-2xx, unparsable reply, success:false) rejects with a PandaError. The one
  * deliberate exception is acquireJobs, where "No jobs in PanDA" is the normal empty answer.
  */
+import { harvesterMetrics } from '../observability/metrics';
 import { PandaError } from './errors';
 import { formatPandaTimeMicro } from './format';
 import { type AuthOptions, AuthProvider, Redactor } from './secrets';
@@ -385,34 +386,49 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/**
+ * A call the transport delivered but this client refuses (success:false, unusable data): counted
+ * here, the transport having counted only the failures it saw itself. Each is thrown once.
+ */
+function refusedCall(err: PandaError): PandaError {
+  harvesterMetrics.pandaCallError(err.endpoint, err.kind);
+  return err;
+}
+
 function malformed(endpoint: string, what: string): PandaError {
-  return new PandaError({
-    kind: 'malformed',
-    endpoint,
-    message: `PanDA ${endpoint}: malformed reply: ${what}`,
-  });
+  return refusedCall(
+    new PandaError({
+      kind: 'malformed',
+      endpoint,
+      message: `PanDA ${endpoint}: malformed reply: ${what}`,
+    }),
+  );
 }
 
 function rejected(endpoint: string, message: string, statusCode?: number): PandaError {
-  return new PandaError({
-    kind: 'rejected',
-    endpoint,
-    serverMessage: message,
-    statusCode,
-    message: `PanDA ${endpoint}: rejected: ${message || '(no message)'}`,
-  });
+  return refusedCall(
+    new PandaError({
+      kind: 'rejected',
+      endpoint,
+      serverMessage: message,
+      statusCode,
+      message: `PanDA ${endpoint}: rejected: ${message || '(no message)'}`,
+    }),
+  );
 }
 
 /** Returns `data` of a success envelope; a success:false envelope becomes an auth or rejected error. */
 function expectSuccess(endpoint: string, env: PandaEnvelope): unknown {
   if (env.success) return env.data;
   if (AUTH_MESSAGES.some((re) => re.test(env.message))) {
-    throw new PandaError({
-      kind: 'auth',
-      endpoint,
-      serverMessage: env.message,
-      message: `PanDA ${endpoint}: not authorised: ${env.message}`,
-    });
+    throw refusedCall(
+      new PandaError({
+        kind: 'auth',
+        endpoint,
+        serverMessage: env.message,
+        message: `PanDA ${endpoint}: not authorised: ${env.message}`,
+      }),
+    );
   }
   // get_status and others put a pilot-protocol code in data.code on failure.
   const code = isRecord(env.data) && typeof env.data.code === 'number' ? env.data.code : undefined;

@@ -7,6 +7,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
+import { harvesterMetrics } from '../observability/metrics';
 import { PandaError } from './errors';
 import type { AuthProvider, Redactor } from './secrets';
 import type { CallOptions, PandaEnvelope, QueryValue } from './types';
@@ -58,12 +59,38 @@ class DeadlineExceeded extends Error {}
 class CallerAborted extends Error {}
 class TooLarge extends Error {}
 
+/**
+ * Every exchange's latency by endpoint, and its failure by kind: the one place all PanDA calls
+ * pass, so no caller has to remember to record (and none records twice).
+ */
+function recordCall(endpoint: string, startedMs: number, failureKind?: string): void {
+  harvesterMetrics.pandaCall(endpoint, (Date.now() - startedMs) / 1000);
+  if (failureKind !== undefined) harvesterMetrics.pandaCallError(endpoint, failureKind);
+}
+
 export class PandaTransport {
   constructor(private readonly opts: TransportOptions) {}
 
   /** Sends the request and returns the parsed envelope (success true *or* false). */
   async exchange(req: ExchangeRequest, call: CallOptions = {}): Promise<PandaEnvelope> {
     const started = Date.now();
+    try {
+      const envelope = await this.exchangeOnce(req, call, started);
+      // A success:false envelope is a call that went through; whether it is an error is the
+      // client's decision per endpoint ("No jobs" is a normal answer), so the client counts those.
+      recordCall(req.endpoint, started);
+      return envelope;
+    } catch (err) {
+      recordCall(req.endpoint, started, err instanceof PandaError ? err.kind : 'transport');
+      throw err;
+    }
+  }
+
+  private async exchangeOnce(
+    req: ExchangeRequest,
+    call: CallOptions,
+    started: number,
+  ): Promise<PandaEnvelope> {
     const { endpoint } = req;
     const timeoutMs = call.timeoutMs ?? this.opts.endpointTimeoutsMs[endpoint] ?? this.opts.timeoutMs;
     const url = this.buildUrl(endpoint, req.query);

@@ -17,12 +17,17 @@ test('valid overrides pass: any subset of the three limits, 0 meaning "no limit"
   }
 });
 
+test("null is accepted: it drops the override, so the config's value applies again", () => {
+  assert.doesNotThrow(() => validateLimitOverrides({ maxWorkers: null }));
+  assert.doesNotThrow(() => validateLimitOverrides({ maxWorkers: 5, nQueueLimitWorker: null }));
+});
+
 test('a bad value is refused with a message naming the field and the value', () => {
   const cases: [unknown, RegExp][] = [
     [{ maxWorkers: -1 }, /field "maxWorkers" must be an integer from 0 to 1000000.*got -1/],
     [{ nQueueLimitWorker: 2.5 }, /field "nQueueLimitWorker" .*got 2\.5/],
     [{ maxNewWorkersPerCycle: '5' }, /field "maxNewWorkersPerCycle" .*got "5"/],
-    [{ maxWorkers: null }, /field "maxWorkers" .*got null/],
+    [{ maxWorkers: true }, /field "maxWorkers" .*or null \(back to the config's value\), got true/],
     [{ maxWorkers: 1_000_001 }, /field "maxWorkers" .*got 1000001/],
     [{ maxWorkers: Number.NaN }, /field "maxWorkers"/],
     [{ maxWorkers: 5, nQueueLimitWorker: -3 }, /field "nQueueLimitWorker"/],
