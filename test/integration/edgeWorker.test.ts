@@ -121,8 +121,19 @@ test('the edge process does every batch command; a killed edge loses nothing and
   const finished = await finishedWorkers();
   const workflowIds = [queueId, ...finished.map((id) => workerWorkflowId(stack.harvesterID, QUEUE, id))];
   const pluginTasks = new Map<string, number>();
+  // The queue workflow continues as new now and then (the test server suggests it at 400 events):
+  // walk its runs back from the last through continuedExecutionRunId.
+  const histories = [];
   for (const id of workflowIds) {
-    const history = await stack.client.workflow.getHandle(id).fetchHistory();
+    let runId: string | undefined;
+    do {
+      const history = await stack.client.workflow.getHandle(id, runId).fetchHistory();
+      histories.push({ id, history });
+      runId =
+        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    } while (runId);
+  }
+  for (const { id, history } of histories) {
     const scheduled = new Map<string, string>();
     for (const e of history.events ?? []) {
       const s = e.activityTaskScheduledEventAttributes;
