@@ -14,8 +14,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import pg from 'pg';
 import { defaultDevServerOptions, ensureDevServer, PROJECT_ROOT, stopDevServer } from '../temporal/devServer';
+import { createScratchDatabase } from './helpers/scratchDatabase';
 
 const OUTPUT_DIR = join(PROJECT_ROOT, 'test-output');
 const TAP_FILE = join(OUTPUT_DIR, 'results.tap');
@@ -29,31 +29,6 @@ function findTests(dir: string): string[] {
     else if (entry.endsWith('.test.ts')) out.push(p);
   }
   return out.sort();
-}
-
-async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `harvester_test_${Date.now().toString(36)}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    throw new Error(
-      `cannot connect to the test PostgreSQL server ${serverUrl} (HARVESTER_TEST_DATABASE_SERVER): ${(err as Error).message}`,
-    );
-  }
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -137,7 +112,11 @@ async function main(argv: string[]): Promise<number> {
       });
       const dbServer =
         process.env.HARVESTER_TEST_DATABASE_SERVER || 'postgres://postgres@127.0.0.1:5432/postgres';
-      const database = await createTestDatabase(dbServer);
+      const database = await createScratchDatabase(
+        dbServer,
+        'harvester_test',
+        'HARVESTER_TEST_DATABASE_SERVER',
+      );
       cleanups.push(() => database.drop());
       const bundlePath = join(OUTPUT_DIR, 'workflow-bundle.js');
       const { code } = await bundleWorkflowCode({

@@ -8,7 +8,6 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
   type DevServerOptions,
   defaultDevServerOptions,
@@ -16,6 +15,7 @@ import {
   PROJECT_ROOT,
   stopDevServer,
 } from '../../temporal/devServer';
+import { createScratchDatabase } from '../../test/helpers/scratchDatabase';
 
 export const BENCH_OUTPUT_DIR = join(PROJECT_ROOT, 'bench-output');
 export const TEMPORAL_TEST_SERVER = join(PROJECT_ROOT, '.tools', 'bin', 'temporal-test-server');
@@ -52,31 +52,6 @@ export function benchEnvironment(): BenchEnvironment {
   return { temporalAddress, databaseUrl, namespace: 'default' };
 }
 
-async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `harvester_bench_${Date.now().toString(36)}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    throw new Error(
-      `cannot connect to PostgreSQL at ${serverUrl} (HARVESTER_BENCH_DATABASE_SERVER): ${(err as Error).message}`,
-    );
-  }
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 /** Starts the bench dev server and database, exports them to the environment; returns the teardown. */
 export async function setUpBenchEnvironment(): Promise<{ env: BenchEnvironment; teardown(): Promise<void> }> {
   mkdirSync(BENCH_OUTPUT_DIR, { recursive: true });
@@ -100,8 +75,10 @@ export async function setUpBenchEnvironment(): Promise<{ env: BenchEnvironment; 
       if (server.startedHere) await stopDevServer(serverOpts);
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${serverOpts.dbFile}${suffix}`, { force: true });
     });
-    const database = await createBenchDatabase(
+    const database = await createScratchDatabase(
       process.env.HARVESTER_BENCH_DATABASE_SERVER || 'postgres://postgres@127.0.0.1:5432/postgres',
+      'harvester_bench',
+      'HARVESTER_BENCH_DATABASE_SERVER',
     );
     cleanups.push(() => database.drop());
     process.env[ENV_TEMPORAL] = server.address;
