@@ -8,14 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkSpec } from '../../src/core/specs';
-import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
+import type { WorkerPolicy } from '../../src/core/workerPolicy';
 import { bindJobsToWorker, getJob, upsertJobs } from '../../src/db/jobs';
-import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
 import { queueWorkflowId } from '../../src/workflows/queueMessages';
-import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
+import type { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
+import { startWorkerLifecycle } from '../helpers/lifecycle';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'PUSH_DUMMY';
@@ -62,40 +61,23 @@ async function workerWithJob(policyOverrides: Partial<WorkerPolicy> = {}) {
   stack.sim.control.addJob({ computingSite: QUEUE, prodSourceLabel: 'managed' });
   const [job] = await stack.panda.acquireJobs({ site_name: QUEUE, n_jobs: 1, prod_source_label: 'managed' });
   assert.ok(job, 'the simulator dispatched a job');
-  const q = stack.configs.queue(QUEUE);
-  await stack.configs.register(q);
-  const policy = { ...policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue), ...policyOverrides };
-  const [workerID] = await allocateWorkerIds(stack.db, 1);
-  const worker: WorkSpec = {
-    workerID,
-    computingSite: QUEUE,
-    harvesterID: stack.harvesterID,
-    configID: q.configID,
-    mapType: 'OneToOne',
-    status: 'pending',
-    resourceType: 'SCORE',
-    jobType: 'managed',
-    nCore: 1,
-    creationTime: new Date().toISOString(),
-    accessPoint: join(stack.scratch, String(workerID)),
-  };
-  await insertPendingWorkers(stack.db, [worker]);
-  await upsertJobs(stack.db, [
-    {
-      PandaID: job.PandaID,
-      status: 'starting',
-      subStatus: 'submitted',
-      computingSite: QUEUE,
-      attemptNr: job.attemptNr,
-      jobParams: job as unknown as Record<string, unknown>,
-      jobAttributes: {},
+  const { handle, workerID } = await startWorkerLifecycle(stack, QUEUE, {
+    policyOverrides,
+    worker: { mapType: 'OneToOne' },
+    beforeStart: async (worker) => {
+      await upsertJobs(stack.db, [
+        {
+          PandaID: job.PandaID,
+          status: 'starting',
+          subStatus: 'submitted',
+          computingSite: QUEUE,
+          attemptNr: job.attemptNr,
+          jobParams: job as unknown as Record<string, unknown>,
+          jobAttributes: {},
+        },
+      ]);
+      await bindJobsToWorker(stack.db, worker.workerID, [job.PandaID]);
     },
-  ]);
-  await bindJobsToWorker(stack.db, workerID, [job.PandaID]);
-  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
-    taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(stack.harvesterID, QUEUE, workerID),
-    args: [{ worker, policy }],
   });
   return { handle, workerID, pandaID: job.PandaID };
 }

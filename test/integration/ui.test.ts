@@ -8,18 +8,15 @@
  * when a step fails. Needs Debian's chromium (scripts/browser-setup.sh) and playwright-core.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
-import type { WorkSpec } from '../../src/core/specs';
-import { policyFromQueueConfig } from '../../src/core/workerPolicy';
-import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
-import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
-import { statusChangedSignal, statusQuery, workerWorkflowId } from '../../src/workflows/workerMessages';
+import type { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
+import { statusChangedSignal, statusQuery } from '../../src/workflows/workerMessages';
 import { launchChromium, resetScreenshotDir, screenshot, screenshotDir, uiStep } from '../helpers/browser';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { TEST_NAMESPACE } from '../helpers/env';
+import { startWorkerLifecycle } from '../helpers/lifecycle';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const SUFFIX = `${Date.now().toString(36)}${process.pid.toString(36)}`.toUpperCase();
@@ -44,30 +41,7 @@ let browser: Browser | undefined;
 const handles: LifecycleHandle[] = [];
 
 async function startLifecycle(queueName: string): Promise<{ handle: LifecycleHandle; workflowId: string }> {
-  const q = stack.configs.queue(queueName);
-  await stack.configs.register(q);
-  const policy = policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue);
-  const [workerID] = await allocateWorkerIds(stack.db, 1);
-  const worker: WorkSpec = {
-    workerID,
-    computingSite: queueName,
-    harvesterID: stack.harvesterID,
-    configID: q.configID,
-    mapType: q.mapType,
-    status: 'pending',
-    resourceType: 'SCORE',
-    jobType: 'managed',
-    nCore: 1,
-    creationTime: new Date().toISOString(),
-    accessPoint: join(stack.scratch, String(workerID)),
-  };
-  await insertPendingWorkers(stack.db, [worker]);
-  const workflowId = workerWorkflowId(stack.harvesterID, queueName, workerID);
-  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
-    taskQueue: stack.taskQueue,
-    workflowId,
-    args: [{ worker, policy }],
-  });
+  const { handle, workflowId } = await startWorkerLifecycle(stack, queueName);
   handles.push(handle);
   return { handle, workflowId };
 }

@@ -23,12 +23,12 @@ import {
   killUpdate,
   statusChangedSignal,
   statusQuery,
-  type WorkerLifecycleInput,
   workerWorkflowId,
 } from '../../src/workflows/workerMessages';
 import { TEMPORAL_CLI } from '../../temporal/devServer';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { TEST_NAMESPACE, testTemporalAddress } from '../helpers/env';
+import { startWorkerLifecycle } from '../helpers/lifecycle';
 import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 
 const QUEUE = 'DUMMY_LIFECYCLE';
@@ -121,31 +121,7 @@ after(async () => {
 });
 
 async function startLifecycle(policyOverrides: Partial<WorkerPolicy> = {}, queueName = QUEUE) {
-  const q = stack.configs.queue(queueName);
-  await stack.configs.register(q);
-  const policy = { ...policyFromQueueConfig(q, stack.harvesterID, stack.taskQueue), ...policyOverrides };
-  const [workerID] = await allocateWorkerIds(stack.db, 1);
-  const worker: WorkSpec = {
-    workerID,
-    computingSite: queueName,
-    harvesterID: stack.harvesterID,
-    configID: q.configID,
-    mapType: q.mapType,
-    status: 'pending',
-    resourceType: 'SCORE',
-    jobType: 'managed',
-    nCore: 1,
-    creationTime: new Date().toISOString(),
-    accessPoint: join(stack.scratch, String(workerID)),
-  };
-  await insertPendingWorkers(stack.db, [worker]);
-  const input: WorkerLifecycleInput = { worker, policy };
-  const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
-    taskQueue: stack.taskQueue,
-    workflowId: workerWorkflowId(stack.harvesterID, queueName, workerID),
-    args: [input],
-  });
-  return { handle, workerID, worker };
+  return startWorkerLifecycle(stack, queueName, { policyOverrides });
 }
 
 /** The workflow's result, or a failure saying what did not happen in time (never a hung test). */
