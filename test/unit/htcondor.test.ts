@@ -16,13 +16,11 @@ import {
   createHTCondorSubmitter,
   createHTCondorSweeper,
   mapCondorJob,
-  parseCondorJson,
-  parseSubmitTerse,
 } from '../../src/plugins/htcondor';
 import type { PluginContext } from '../../src/plugins/types';
 
 const FIXTURES = resolve(__dirname, '../fixtures/htcondor');
-const NOW = new Date(1764175000 * 1000);
+const NOW = new Date(1756505000 * 1000);
 const ctx: PluginContext = { harvesterID: 'cern_central_a', queueName: 'CERN_GRID', now: () => NOW };
 const root = mkdtempSync(join(tmpdir(), 'harvester-condor-'));
 const LOG = join(root, 'argv.log');
@@ -73,21 +71,6 @@ output = \${accessPoint}/grid.$(Cluster).$(Process).out
 log = /var/log/condor_logs/\${harvesterID}/grid.$(Cluster).log
 `;
 
-test('parsers: condor -json, -terse, and rejection of what they do not understand', () => {
-  const ads = parseCondorJson(readFileSync(join(FIXTURES, 'condor_q.json'), 'utf8'), 'condor_q');
-  assert.equal(ads.length, 8);
-  assert.equal(ads[2].HoldReasonCode, 12);
-  assert.deepEqual(parseCondorJson('', 'condor_q'), []);
-  assert.throws(() => parseCondorJson('-- Schedd: x : <1.2.3.4>\nID OWNER', 'condor_q'), /not JSON/);
-  assert.throws(() => parseCondorJson('[{"ProcId": 0}]', 'condor_q'), /ClusterId/);
-  assert.throws(() => parseCondorJson('{"ClusterId":1}', 'condor_q'), /array/);
-  assert.deepEqual(parseSubmitTerse('4242.0 - 4242.49\n'), { clusterId: 4242, firstProc: 0, lastProc: 49 });
-  assert.throws(
-    () => parseSubmitTerse('Submitting job(s).\n1 job(s) submitted to cluster 7.\n'),
-    /C\.P - C\.P/,
-  );
-});
-
 test('monitor: one condor_q + one condor_history per schedd, every JobStatus mapped (spec §9)', async () => {
   const counter = countingRunner();
   const monitor = createHTCondorMonitor({ module: 'htcondor', name: '', heldTimeout: 3600 }, ctx, {
@@ -95,8 +78,8 @@ test('monitor: one condor_q + one condor_history per schedd, every JobStatus map
     run: counter.run,
   });
   const workers = [
-    worker(101, '4242.0'),
-    worker(102, '4242.1', 'running'),
+    worker(101, '241.0'),
+    worker(102, '15', 'running'),
     worker(103, '4242.2'),
     worker(104, '4242.3'),
     worker(105, '4242.4'),
@@ -110,17 +93,18 @@ test('monitor: one condor_q + one condor_history per schedd, every JobStatus map
     worker(94, '4241.4', 'running'),
     worker(80, '4240.0'),
     worker(81),
+    worker(82, '42x'),
   ];
   const reply = await monitor.checkWorkers(workers);
   assert.equal(reply.ok, true, reply.diag);
   const got = Object.fromEntries(workers.map((w, i) => [w.workerID, reply.results[i]]));
   const status = (id: number) => got[id].status;
   assert.equal(status(101), 'running');
-  assert.equal(got[101].nodeID, 'wn01.example.org');
-  assert.equal(got[101].startTime, new Date(1764174000 * 1000).toISOString());
-  assert.equal(status(102), 'idle', 'idle after having run');
+  assert.equal(got[101].nodeID, 'crane');
+  assert.equal(got[101].startTime, new Date(1756503384 * 1000).toISOString());
+  assert.equal(status(102), 'idle', 'idle after having run; bare cluster id 15 read as 15.0');
   assert.equal(status(103), 'submitted', 'held briefly: still queued');
-  assert.match(got[103].diag, /HoldReason: Error from slot1_1@wn02/);
+  assert.match(got[103].diag, /HoldReason: Error from slot1@TODDS480S/);
   assert.equal(status(104), 'cancelled', 'held longer than heldTimeout');
   assert.match(got[104].diag, /held for 8000 s > heldTimeout 3600 s/);
   assert.equal(got[104].pilotClosed, true);
@@ -132,12 +116,14 @@ test('monitor: one condor_q + one condor_history per schedd, every JobStatus map
   assert.equal(status(91), 'failed');
   assert.equal(got[91].nativeExitCode, 1);
   assert.equal(status(92), 'cancelled');
-  assert.match(got[92].diag, /via condor_rm/);
+  assert.match(got[92].diag, /PeriodicRemove expression .*; last held: Error from slot3/);
   assert.equal(status(93), 'failed');
   assert.match(got[93].diag, /signal 9/);
   assert.equal(status(94), 'finished', 'completed then removed stays completed');
   assert.equal(status(80), null, 'missing job: cannot tell');
   assert.equal(status(81), null, 'no batchID');
+  assert.equal(status(82), null, 'unreadable batchID');
+  assert.match(got[82].diag, /batchID .*42x/);
 
   const log = calls();
   assert.deepEqual(
@@ -153,6 +139,7 @@ test('monitor: one condor_q + one condor_history per schedd, every JobStatus map
     '-attributes',
   ]);
   assert.equal(log[0].argv.filter((a) => /^\d+\.\d+$/.test(a)).length, 14);
+  assert.ok(log[0].argv.includes('15.0'), 'bare cluster id queried as proc 0');
   assert.deepEqual(
     log[1].argv.filter((a) => /^\d+\.\d+$/.test(a)),
     ['4241.0', '4241.1', '4241.2', '4241.3', '4241.4', '4240.0'],
@@ -164,15 +151,20 @@ test('monitor: one condor_q + one condor_history per schedd, every JobStatus map
 
 test('monitor: cancelUnknown, a final worker stays final, and a failed condor_q is {ok:false}', async () => {
   const monitor = createHTCondorMonitor({ module: 'htcondor', name: '', cancelUnknown: true }, ctx, deps);
-  const reply = await monitor.checkWorkers([worker(80, '4240.0'), worker(101, '4242.0', 'finished')]);
+  const reply = await monitor.checkWorkers([worker(80, '4240.0'), worker(101, '241.0', 'finished')]);
   assert.equal(reply.results[0].status, 'cancelled');
   assert.equal(reply.results[1].status, 'finished');
 
   process.env.FAKE_CONDOR_FAIL = 'condor_q';
-  const failed = await monitor.checkWorkers([worker(101, '4242.0')]);
+  const failed = await monitor.checkWorkers([worker(101, '241.0')]);
   assert.equal(failed.ok, false);
-  assert.match(failed.diag, /condor_q .* exited with code 1; stderr: .*Failed to connect/s);
+  assert.match(failed.diag, /condor_q .* exited with code 1; stderr: .*Failed to fetch ads from/s);
   assert.deepEqual(failed.results, []);
+
+  process.env.FAKE_CONDOR_FAIL = 'condor_history';
+  const noHistory = await monitor.checkWorkers([worker(90, '4241.0')]);
+  assert.equal(noHistory.ok, false, 'a failed condor_history is not "job gone"');
+  assert.match(noHistory.diag, /Unable to send history command to remote schedd/);
 });
 
 test('mapCondorJob: held job exactly at the timeout is kept', () => {
@@ -257,9 +249,9 @@ test('submitter: a retried submit finds existing jobs and submits only the rest'
   const results = await submitter.submitWorkers([worker(101), worker(90), worker(300)]);
   assert.deepEqual(
     results.map((r) => r.batchID),
-    ['4242.0', '4241.0', '5000.0'],
+    ['241.0', '4241.0', '5000.0'],
   );
-  assert.match(results[0].diag, /found existing condor job 4242\.0/);
+  assert.match(results[0].diag, /found existing condor job 241\.0/);
   const submit = calls().find((c) => c.tool === 'condor_submit');
   assert.match(submit?.sdf ?? '', /queue hw_workerID from \(\n {2}300\n\)/);
   assert.deepEqual(submit?.argv.length, 2, 'local schedd: no -name/-pool');
@@ -302,14 +294,25 @@ test('buildSubmitDescription: a value shared by all workers is not a column', ()
   assert.match(sdf, /queue hw_workerID from \(\n {2}1\n {2}2\n\)/);
 });
 
-test('sweeper: one condor_rm per schedd; a job already gone counts as killed', async () => {
+test('sweeper: one condor_rm per schedd; each job line decides: gone and already removed are killed', async () => {
   const sweeper = createHTCondorSweeper({ module: 'htcondor', name: '' }, ctx, deps);
-  const out = await sweeper.killWorkers([worker(101, '4242.0'), worker(1, '1.0'), worker(2)]);
+  const out = await sweeper.killWorkers([
+    worker(107, '4242.6'),
+    worker(1, '1.0'),
+    worker(109, '4242.8'),
+    worker(101, '241.0'),
+    worker(2),
+    worker(3, '4242'),
+  ]);
   assert.deepEqual(
     out.map((r) => r.outcome),
-    ['success', 'success', 'success'],
+    ['success', 'success', 'success', 'permanentFailure', 'success', 'success'],
+    'condor_rm exits 1 here, yet only the job of another user failed',
   );
-  assert.equal(out[1].diag, 'already gone');
+  assert.equal(out[0].diag, '');
+  assert.match(out[1].diag, /already gone/);
+  assert.match(out[2].diag, /already marked for removal/);
+  assert.match(out[3].diag, /permission denied to remove job 241\.0/);
   const log = calls();
   assert.equal(log.length, 1);
   assert.deepEqual(log[0].argv, [
@@ -317,11 +320,18 @@ test('sweeper: one condor_rm per schedd; a job already gone counts as killed', a
     'schedd01.example.org',
     '-pool',
     'pool.example.org',
-    '4242.0',
+    '4242.6',
     '1.0',
+    '4242.8',
+    '241.0',
+    '4242.0',
   ]);
 
   process.env.FAKE_CONDOR_FAIL = 'condor_rm';
-  const failed = await sweeper.killWorkers([worker(101, '4242.0')]);
+  const failed = await sweeper.killWorkers([worker(107, '4242.6')]);
   assert.equal(failed[0].outcome, 'temporaryFailure');
+  assert.match(
+    failed[0].diag,
+    /no result for job 4242\.6: .*Can't find address for schedd schedd01\.example\.org/,
+  );
 });

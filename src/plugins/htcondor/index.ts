@@ -7,7 +7,7 @@ import { createHTCondorSweeper } from './sweeper';
 export { createHTCondorMonitor, HTCondorMonitor } from './monitor';
 export * from './parse';
 export { buildSubmitDescription, createHTCondorSubmitter, HTCondorSubmitter } from './submitter';
-export { createHTCondorSweeper, HTCondorSweeper, parseCondorRm } from './sweeper';
+export { createHTCondorSweeper, HTCondorSweeper } from './sweeper';
 
 export function register(registry: PluginRegistry): void {
   registry.register('submitter', ['htcondor', 'htcondor_submitter'], 'HTCondorSubmitter', (p, c) =>

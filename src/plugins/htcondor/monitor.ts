@@ -11,10 +11,26 @@ import type { WorkSpec } from '../../core/specs';
 import { errorText } from '../common/files';
 import { booleanParam, numberParam } from '../common/params';
 import { type CommandRunner, runCommand } from '../exec';
-import type { CheckResult, CheckWorkersReply, Monitor, PluginContext, PluginParams } from '../types';
-import { adBatchId, type JobAd, keepFinal, MONITOR_ATTRIBUTES, mapCondorJob, parseCondorJson } from './parse';
+import type {
+  CheckResult,
+  CheckWorkersReply,
+  Monitor,
+  PluginContext,
+  PluginParams,
+  PluginResult,
+} from '../types';
+import {
+  adBatchId,
+  condorJobId,
+  type JobAd,
+  keepFinal,
+  MONITOR_ATTRIBUTES,
+  mapCondorJob,
+  parseCondorJson,
+} from './parse';
 import { scheddArgs } from './schedd';
 import type { CondorDeps } from './submitter';
+import { condorRm } from './sweeper';
 
 const PLUGIN = 'HTCondorMonitor';
 
@@ -59,21 +75,33 @@ export class HTCondorMonitor implements Monitor {
     ];
     const res = await this.run(tool, args, { timeoutMs: this.options.commandTimeoutMs });
     const out = new Map<string, JobAd>();
-    for (const ad of parseCondorJson(res.stdout, tool)) out.set(adBatchId(ad), ad);
+    for (const ad of parseCondorJson(res.stdout, tool, res.stderr)) out.set(adBatchId(ad), ad);
     return out;
   }
 
   async checkWorkers(workers: WorkSpec[]): Promise<CheckWorkersReply> {
-    const byHost = new Map<string, WorkSpec[]>();
-    for (const w of workers) {
-      if (!w.batchID) continue;
-      const key = w.submissionHost ?? '';
-      byHost.set(key, [...(byHost.get(key) ?? []), w]);
+    // The job id each worker's batchID stands for (a bare cluster id is proc 0, as in Harvester).
+    const jobIds: Array<string | undefined> = [];
+    const badIds = new Map<number, string>();
+    for (const [i, w] of workers.entries()) {
+      try {
+        jobIds.push(w.batchID ? condorJobId(w.batchID) : undefined);
+      } catch (err) {
+        jobIds.push(undefined);
+        badIds.set(i, errorText(err));
+      }
     }
-    const ads = new Map<string, JobAd>(); // key: submissionHost + batchID
+    const byHost = new Map<string, string[]>();
+    for (const [i, w] of workers.entries()) {
+      const id = jobIds[i];
+      if (!id) continue;
+      const key = w.submissionHost ?? '';
+      byHost.set(key, [...(byHost.get(key) ?? []), id]);
+    }
+    const ads = new Map<string, JobAd>(); // key: submissionHost + job id
     const adKey = (host: string, id: string) => `${host}\u0000${id}`;
     for (const [host, list] of byHost) {
-      const ids = [...new Set(list.map((w) => w.batchID as string))];
+      const ids = [...new Set(list)];
       try {
         const live = await this.query('condor_q', host || undefined, ids);
         const gone = ids.filter((id) => !live.has(id));
@@ -94,9 +122,11 @@ export class HTCondorMonitor implements Monitor {
     const nowSeconds = Math.floor((this.ctx.now?.() ?? new Date()).getTime() / 1000);
     const toRemove = new Map<string, number[]>(); // host → indexes of workers whose job must go
     const results: CheckResult[] = workers.map((w, i) => {
+      const id = jobIds[i];
       if (!w.batchID) return { status: null, diag: `${PLUGIN}: worker ${w.workerID} has no batchID` };
+      if (!id) return { status: null, diag: `${PLUGIN}: worker ${w.workerID}: ${badIds.get(i)}` };
       const host = w.submissionHost ?? '';
-      const decision = mapCondorJob(w, ads.get(adKey(host, w.batchID)), {
+      const decision = mapCondorJob(w, ads.get(adKey(host, id)), {
         heldTimeout: this.options.heldTimeout,
         cancelUnknown: this.options.cancelUnknown,
         nowSeconds,
@@ -106,21 +136,23 @@ export class HTCondorMonitor implements Monitor {
     });
 
     for (const [host, indexes] of toRemove) {
-      const ids = indexes.map((i) => workers[i].batchID as string);
-      try {
-        await this.run('condor_rm', [...scheddArgs(host || undefined, this.localName), ...ids], {
-          timeoutMs: this.options.commandTimeoutMs,
-        });
-      } catch (err) {
+      const ids = [...new Set(indexes.map((i) => jobIds[i] as string))];
+      const removed = await condorRm(
+        this.run,
+        scheddArgs(host || undefined, this.localName),
+        ids,
+        this.options.commandTimeoutMs,
+      );
+      for (const i of indexes) {
+        const r = removed.get(jobIds[i] as string) as PluginResult;
+        if (r.outcome === 'success') continue;
         // Not removed: it stays held, reported as queued; the next cycle tries again.
-        for (const i of indexes) {
-          results[i] = {
-            ...results[i],
-            status: null,
-            pilotClosed: undefined,
-            diag: `${results[i].diag}; condor_rm failed: ${errorText(err)}`,
-          };
-        }
+        results[i] = {
+          ...results[i],
+          status: null,
+          pilotClosed: undefined,
+          diag: `${results[i].diag}; ${r.diag}`,
+        };
       }
     }
     return { ok: true, diag: '', results };

@@ -157,7 +157,7 @@ export class HTCondorSubmitter implements Submitter {
     ];
     for (const tool of ['condor_q', 'condor_history']) {
       const res = await this.run(tool, args, { timeoutMs: this.options.commandTimeoutMs });
-      for (const ad of parseCondorJson(res.stdout, tool)) {
+      for (const ad of parseCondorJson(res.stdout, tool, res.stderr)) {
         const id = ad.harvesterWorkerID;
         if (typeof id === 'number' && wanted.has(id) && !out.has(id)) {
           out.set(id, {

@@ -1,7 +1,8 @@
 /**
- * HTCondorSweeper: one condor_rm per schedd for the whole list. condor_rm prints one line per job
- * ("Job 4242.0 marked for removal" / "... not found") and exits 1 if any failed; a job that is not
- * found is already gone, which is what a kill wants.
+ * HTCondorSweeper: one condor_rm per schedd for the whole list, always with `cluster.proc` ids, so
+ * condor_rm answers one line per job (parse.ts parseCondorRm has the wordings and their sources).
+ * condor_rm exits 1 when any job was not removed, including a job already gone; that exit code is
+ * expected, and each job's own line decides its outcome (parse.ts condorRmOutcome).
  */
 import { hostname } from 'node:os';
 import type { WorkSpec } from '../../core/specs';
@@ -10,21 +11,42 @@ import { numberParam, optionalString } from '../common/params';
 import { removeAccessPoint } from '../common/sweep';
 import { CommandError, type CommandRunner, runCommand } from '../exec';
 import type { PluginContext, PluginParams, PluginResult, Sweeper } from '../types';
+import { type CondorRmResult, condorJobId, condorRmOutcome, parseCondorRm } from './parse';
 import { scheddArgs } from './schedd';
 import type { CondorDeps } from './submitter';
 
 const PLUGIN = 'HTCondorSweeper';
 
-/** Per-job outcome lines of condor_rm; ids without a line are unknown. */
-export function parseCondorRm(output: string): Map<string, 'removed' | 'gone' | string> {
-  const out = new Map<string, string>();
-  for (const line of output.split('\n')) {
-    const m = /^Job (\d+\.\d+) (.*)$/.exec(line.trim());
-    if (!m) continue;
-    if (/marked for removal|already marked/.test(m[2])) out.set(m[1], 'removed');
-    else if (/not found/.test(m[2])) out.set(m[1], 'gone');
-    else out.set(m[1], m[2]);
+/** condor_rm's exit code when some job was not removed; its per-job lines say which and why. */
+export const CONDOR_RM_OK_EXIT_CODES = [0, 1] as const;
+
+/**
+ * One condor_rm for the ids of one schedd: each id's outcome. Shared by the sweeper and the
+ * monitor (which removes held jobs that will never run).
+ */
+export async function condorRm(
+  run: CommandRunner,
+  hostArgs: string[],
+  ids: string[],
+  timeoutMs: number,
+): Promise<Map<string, PluginResult>> {
+  const out = new Map<string, PluginResult>();
+  let lines = new Map<string, CondorRmResult>();
+  let failure: string | undefined;
+  try {
+    const res = await run('condor_rm', [...hostArgs, ...ids], {
+      timeoutMs,
+      okExitCodes: CONDOR_RM_OK_EXIT_CODES,
+    });
+    lines = parseCondorRm(`${res.stdout}\n${res.stderr}`);
+    if (res.exitCode !== 0)
+      failure = `condor_rm exited with code ${res.exitCode}: ${res.stderr.trim().slice(-500)}`;
+  } catch (err) {
+    // A timeout or crash after some lines were printed: those jobs' lines still count.
+    if (err instanceof CommandError) lines = parseCondorRm(`${err.stdout}\n${err.stderrTail}`);
+    failure = errorText(err);
   }
+  for (const id of ids) out.set(id, condorRmOutcome(id, lines.get(id), failure));
   return out;
 }
 
@@ -46,43 +68,37 @@ export class HTCondorSweeper implements Sweeper {
   }
 
   async killWorkers(workers: WorkSpec[]): Promise<PluginResult[]> {
-    const byHost = new Map<string, string[]>();
-    for (const w of workers)
-      if (w.batchID)
-        byHost.set(w.submissionHost ?? '', [...(byHost.get(w.submissionHost ?? '') ?? []), w.batchID]);
-    const outcome = new Map<string, PluginResult>(); // host + id
-    const key = (host: string, id: string) => `${host}\u0000${id}`;
-    for (const [host, ids] of byHost) {
-      let text: string;
-      let callError: string | undefined;
-      try {
-        const res = await this.run('condor_rm', [...scheddArgs(host || undefined, this.localName), ...ids], {
-          timeoutMs: this.timeoutMs,
-        });
-        text = `${res.stdout}\n${res.stderr}`;
-      } catch (err) {
-        text = err instanceof CommandError ? `${err.stdout}\n${err.stderrTail}` : '';
-        callError = errorText(err);
+    const results: PluginResult[] = new Array(workers.length);
+    const byHost = new Map<string, Array<{ index: number; id: string }>>();
+    for (const [index, w] of workers.entries()) {
+      if (!w.batchID) {
+        results[index] = { outcome: 'success', diag: `worker ${w.workerID} has no batch job to remove` };
+        continue;
       }
-      const lines = parseCondorRm(text);
-      for (const id of ids) {
-        const r = lines.get(id);
-        if (r === 'removed' || r === 'gone')
-          outcome.set(key(host, id), { outcome: 'success', diag: r === 'gone' ? 'already gone' : '' });
-        else if (r === undefined && callError === undefined)
-          outcome.set(key(host, id), { outcome: 'success', diag: '' });
-        else
-          outcome.set(key(host, id), {
-            outcome: 'temporaryFailure',
-            diag: `${PLUGIN}: condor_rm ${id}: ${r ?? callError}`,
-          });
+      try {
+        const host = w.submissionHost ?? '';
+        byHost.set(host, [...(byHost.get(host) ?? []), { index, id: condorJobId(w.batchID) }]);
+      } catch (err) {
+        results[index] = {
+          outcome: 'permanentFailure',
+          diag: `${PLUGIN}: worker ${w.workerID}: ${errorText(err)}`,
+        };
       }
     }
-    return workers.map((w) =>
-      w.batchID
-        ? (outcome.get(key(w.submissionHost ?? '', w.batchID)) as PluginResult)
-        : { outcome: 'success', diag: `worker ${w.workerID} has no batch job to remove` },
-    );
+    for (const [host, jobs] of byHost) {
+      const ids = [...new Set(jobs.map((j) => j.id))];
+      const outcome = await condorRm(
+        this.run,
+        scheddArgs(host || undefined, this.localName),
+        ids,
+        this.timeoutMs,
+      );
+      for (const { index, id } of jobs) {
+        const r = outcome.get(id) as PluginResult;
+        results[index] = r.outcome === 'success' ? r : { ...r, diag: `${PLUGIN}: ${r.diag}` };
+      }
+    }
+    return results;
   }
 
   sweepWorker(worker: WorkSpec): Promise<PluginResult> {
