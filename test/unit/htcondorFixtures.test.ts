@@ -12,6 +12,7 @@ import {
   adBatchId,
   condorJobId,
   condorRmOutcome,
+  type JobAd,
   mapCondorJob,
   parseCondorJson,
   parseCondorRm,
@@ -45,10 +46,10 @@ test('condor_q.json: every ad parses, with the ids, states and reasons a user se
   const byId = new Map(ads.map((ad) => [adBatchId(ad), ad]));
   assert.deepEqual(
     [...byId.keys()],
-    ['241.0', '15.0', '4242.2', '4242.3', '4242.4', '4242.5', '4242.6', '4242.7', '4242.8'],
+    ['241.0', '15.0', '3472942.81', '3472942.89', '4242.2', '4242.4', '4242.5', '4242.6', '4242.7', '4242.8'],
   );
-  const map = (id: string, status: WorkSpec['status'] = 'submitted') =>
-    mapCondorJob(worker(id, status), byId.get(id), opts);
+  const map = (id: string, status: WorkSpec['status'] = 'submitted', now = NOW) =>
+    mapCondorJob(worker(id, status), byId.get(id), { ...opts, nowSeconds: now });
 
   // Captured ad 241.0: running; node from LastRemoteHost "slot1_6@crane"; expressions, nested ads accepted.
   const running = map('241.0');
@@ -61,18 +62,44 @@ test('condor_q.json: every ad parses, with the ids, states and reasons a user se
   assert.equal(byId.get('15.0')?.HoldReason, null);
   assert.equal(map('15.0', 'running').result.status, 'idle');
 
+  // Captured ad 3472942.81 (HTCondor 8.8.10, OSG glidein): running, released after an OnExitHold;
+  // the node is the machine after the last "@" of RemoteHost "glidein_11052_156649344@CRUSH-...".
+  const glidein = map('3472942.81', 'submitted');
+  assert.equal(glidein.result.status, 'running');
+  assert.equal(glidein.result.nodeID, 'CRUSH-OSG-C7-10-5-219-52');
+  assert.equal(glidein.result.startTime, new Date(1616890494 * 1000).toISOString());
+  assert.equal(glidein.result.diag, '');
+  // Its LastRemoteHost has two "@" (slot@startd@machine): the machine is still what is shown.
+  const { RemoteHost: _gone, ...lastOnly } = byId.get('3472942.81') as JobAd;
+  assert.equal(
+    mapCondorJob(worker('3472942.81'), lastOnly as JobAd, opts).result.nodeID,
+    'notch009.int.chpc.utah.edu',
+  );
+
+  // Captured ad 3472942.89 (HTCondor 8.8.10): held by its OnExitHold policy (code 3). At the time
+  // the schedd answered (its ServerTime) it had been held 2844 s: still queued, the reason shown.
+  const onExitHold =
+    "condor HoldReason: The job attribute OnExitHold expression '(ExitBySignal == true) || (ExitCode != 0)' evaluated to TRUE";
+  const serverTime = byId.get('3472942.89')?.ServerTime as number;
+  assert.equal(serverTime, 1617123487);
+  const heldBriefly = map('3472942.89', 'running', serverTime);
+  assert.deepEqual(
+    [heldBriefly.result.status, heldBriefly.result.diag, heldBriefly.remove],
+    ['idle', onExitHold, undefined],
+  );
+  assert.equal(heldBriefly.result.nodeID, 'CRUSH-OSG-C7-10-5-219-52', 'from LastRemoteHost');
+  // Past heldTimeout it is removed.
+  const heldLong = map('3472942.89', 'running', serverTime + 3600 - 2844 + 1);
+  assert.equal(heldLong.result.status, 'cancelled');
+  assert.equal(heldLong.remove, true);
+  assert.equal(heldLong.result.diag, `${onExitHold}; removed: held for 3601 s > heldTimeout 3600 s`);
+
+  // Source-derived ads (README): hold reasons and states the captures above do not cover.
   const held = map('4242.2');
   assert.equal(held.result.status, 'submitted');
   assert.match(
     held.result.diag,
     /^condor HoldReason: Error from slot1@TODDS480S: SHADOW at 127\.0\.0\.1 failed/,
-  );
-  const heldLong = map('4242.3');
-  assert.equal(heldLong.result.status, 'cancelled');
-  assert.equal(heldLong.remove, true);
-  assert.match(
-    heldLong.result.diag,
-    /PeriodicHold expression .* evaluated to TRUE; removed: held for 8000 s/,
   );
   assert.match(map('4242.4').result.diag, /Job not found; removed: hold reason is fatal/);
   assert.equal(map('4242.5', 'running').result.status, 'finished', 'LastJobStatus 4 wins over a lagging 1');

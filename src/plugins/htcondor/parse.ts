@@ -281,10 +281,15 @@ const epochToIso = (v: unknown): string | undefined => {
   const n = num(v);
   return n && n > 0 ? new Date(n * 1000).toISOString() : undefined;
 };
-/** RemoteHost is `slot1_6@crane` (slot@machine); the machine is what PanDA shows. */
+/**
+ * RemoteHost is the slot name: `slot1_6@crane` (slot@machine), or on a glidein
+ * `glidein_11052_156649344@CRUSH-OSG-C7-10-5-219-52` and `slot1_6@glidein_99879_43933758@notch009...`
+ * (slot@startd-name@machine, captured in JeffersonLab/clas12-utilities). The machine, after the
+ * last `@`, is what PanDA shows.
+ */
 const nodeOf = (ad: JobAd): string | undefined => {
   const host = str(ad.RemoteHost) ?? str(ad.LastRemoteHost);
-  return host?.includes('@') ? host.slice(host.indexOf('@') + 1) : host;
+  return host?.includes('@') ? host.slice(host.lastIndexOf('@') + 1) : host;
 };
 
 /** Maps one job ad (or its absence) to the worker's status; pure, unit-tested on fixtures. */
