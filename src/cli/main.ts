@@ -82,10 +82,12 @@ async function runStart(): Promise<void> {
   };
   try {
     let uiUrl = process.env.TEMPORAL_UI_URL ?? '';
+    let devServerAddress: string | undefined;
     if (!process.env.TEMPORAL_ADDRESS) {
       const serverOpts = defaultDevServerOptions();
       const server = await ensureDevServer(serverOpts);
       uiUrl = server.uiUrl;
+      devServerAddress = server.address;
       log.info(
         { address: server.address, ui: server.uiUrl, log: server.logFile },
         server.startedHere ? 'Temporal dev server started' : 'Temporal dev server found running',
@@ -122,7 +124,7 @@ async function runStart(): Promise<void> {
     stops.push(() => central.stop());
     const queue = settings.queueConfigFile ? '<QUEUE>' : DEMO_QUEUE;
     const ui = uiUrl || 'your Temporal UI';
-    const addressFlag = process.env.TEMPORAL_ADDRESS ? '' : ' --address 127.0.0.1:7233';
+    const addressFlag = devServerAddress ? ` --address ${devServerAddress}` : '';
     console.log(
       [
         '',
@@ -131,7 +133,7 @@ async function runStart(): Promise<void> {
         `  instance:        ${settings.harvesterID} (workflow instance-${settings.harvesterID})`,
         `  queue config:    ${settings.queueConfigFile ?? (settings.remoteQueueConfig ? '(none local)' : 'embedded demo (queue DEMO_LOCAL, local processes as pilots)')}${settings.remoteQueueConfig ? ` + ${settings.remoteQueueConfig.url}` : ''}`,
         `  PanDA:           ${simUrl ? `simulator at ${simUrl}` : process.env.HARVESTER_PANDA_URL}`,
-        `  harvester DB:    ${settings.databaseUrl ? 'HARVESTER_DATABASE_URL' : `embedded PostgreSQL in ${settings.dataDir}/pg`}`,
+        `  harvester DB:    ${central.databaseWhere}`,
         '',
         'Try, in another shell:',
         `  .tools/bin/temporal workflow list${addressFlag} --query "HarvesterQueue='${queue}' AND ExecutionStatus='Running'"`,
