@@ -231,9 +231,14 @@ test('as root, PostgreSQL binaries the postgres user cannot reach are copied to 
     'a second start reuses the copy',
   );
   assert.equal(statSync(join(copied, 'bin', 'postgres')).mtimeMs, mtime);
+  // The same tree where others may enter (node_modules in a clone under /srv, say) is used in place.
+  const openNative = join(dataDir, 'open-node-modules', 'native');
+  cpSync(nativeDir, openNative, { recursive: true, verbatimSymlinks: true });
+  spawnSync('chmod', ['-R', 'go+rX', join(dataDir, 'open-node-modules')]);
   assert.equal(
-    reachableBinaries(account, { nativeDir: join(installed, 'native'), packageId }),
-    join(installed, 'native'),
+    reachableBinaries(account, { nativeDir: openNative, packageId: `${packageId}-open` }),
+    openNative,
     'reachable binaries are used in place',
   );
+  assert.equal(existsSync(`${target}-open`), false, 'and not copied');
 });
