@@ -40,6 +40,8 @@ export interface CentralProcess {
   worker: Worker;
   /** Resolves when the worker has stopped. */
   done: Promise<void>;
+  /** Where the harvester DB lives, for the start banner (URL host or embedded folder). */
+  databaseWhere: string;
   stop(): Promise<void>;
 }
 
@@ -181,6 +183,9 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
     return {
       worker,
       done,
+      databaseWhere: database.embeddedPgDir
+        ? `embedded PostgreSQL in ${database.embeddedPgDir}${database.embeddedLinkedFrom ? ` (linked from ${database.embeddedLinkedFrom}: as root, the 'postgres' user cannot reach the data folder)` : ''}`
+        : 'HARVESTER_DATABASE_URL',
       async stop() {
         clearInterval(refreshTimer);
         if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -68,7 +68,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 }
 
 async function runStart(): Promise<void> {
-  const settings = loadSettings();
+  let settings = loadSettings();
   const log = createLogger({ pretty: true, level: settings.logLevel });
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
@@ -82,10 +82,17 @@ async function runStart(): Promise<void> {
   };
   try {
     let uiUrl = process.env.TEMPORAL_UI_URL ?? '';
+    let devServerAddress: string | undefined;
+    // What the suggested bin/harvester commands need to find a dev server on another port.
+    let cliEnv = '';
     if (!process.env.TEMPORAL_ADDRESS) {
       const serverOpts = defaultDevServerOptions();
       const server = await ensureDevServer(serverOpts);
       uiUrl = server.uiUrl;
+      devServerAddress = server.address;
+      // The dev server's port may be moved (TEMPORAL_DEV_PORT): connect to the one just found or started.
+      if (server.address !== settings.temporal.address) cliEnv = `TEMPORAL_ADDRESS=${server.address} `;
+      settings = { ...settings, temporal: { ...settings.temporal, address: server.address } };
       log.info(
         { address: server.address, ui: server.uiUrl, log: server.logFile },
         server.startedHere ? 'Temporal dev server started' : 'Temporal dev server found running',
@@ -122,7 +129,7 @@ async function runStart(): Promise<void> {
     stops.push(() => central.stop());
     const queue = settings.queueConfigFile ? '<QUEUE>' : DEMO_QUEUE;
     const ui = uiUrl || 'your Temporal UI';
-    const addressFlag = process.env.TEMPORAL_ADDRESS ? '' : ' --address 127.0.0.1:7233';
+    const addressFlag = devServerAddress ? ` --address ${devServerAddress}` : '';
     console.log(
       [
         '',
@@ -131,14 +138,14 @@ async function runStart(): Promise<void> {
         `  instance:        ${settings.harvesterID} (workflow instance-${settings.harvesterID})`,
         `  queue config:    ${settings.queueConfigFile ?? (settings.remoteQueueConfig ? '(none local)' : 'embedded demo (queue DEMO_LOCAL, local processes as pilots)')}${settings.remoteQueueConfig ? ` + ${settings.remoteQueueConfig.url}` : ''}`,
         `  PanDA:           ${simUrl ? `simulator at ${simUrl}` : process.env.HARVESTER_PANDA_URL}`,
-        `  harvester DB:    ${settings.databaseUrl ? 'HARVESTER_DATABASE_URL' : `embedded PostgreSQL in ${settings.dataDir}/pg`}`,
+        `  harvester DB:    ${central.databaseWhere}`,
         '',
         'Try, in another shell:',
         `  .tools/bin/temporal workflow list${addressFlag} --query "HarvesterQueue='${queue}' AND ExecutionStatus='Running'"`,
-        `  bin/harvester workers list --queue ${queue}`,
-        `  bin/harvester queues state ${queue}`,
-        `  bin/harvester queues pause ${queue} --reason "trying it"`,
-        `  bin/harvester workers kill --queue ${queue} --status running --reason "trying it" --dry-run`,
+        `  ${cliEnv}bin/harvester workers list --queue ${queue}`,
+        `  ${cliEnv}bin/harvester queues state ${queue}`,
+        `  ${cliEnv}bin/harvester queues pause ${queue} --reason "trying it"`,
+        `  ${cliEnv}bin/harvester workers kill --queue ${queue} --status running --reason "trying it" --dry-run`,
         '',
         'Ctrl-C stops everything this command started.',
         '',

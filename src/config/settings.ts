@@ -22,6 +22,12 @@ export interface HarvesterSettings {
   /** Unset = start the embedded PostgreSQL under dataDir. */
   databaseUrl?: string;
   dataDir: string;
+  /**
+   * True when HARVESTER_DATA_DIR names the data folder. As root, the embedded PostgreSQL keeps the
+   * default folder's cluster under /var/lib/temporal-harvester when the `postgres` user cannot
+   * reach it, but refuses (with the reason) for a folder the operator chose.
+   */
+  dataDirExplicit: boolean;
   embeddedPostgresPort: number;
   queueConfigFile?: string;
   /** Harvester [qconf] queueList: queue names, or ALL / DYNAMIC (HARVESTER_QUEUE_LIST; default ALL). */
@@ -156,6 +162,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     taskQueue: env.HARVESTER_TASK_QUEUE || 'harvester-central',
     databaseUrl: env.HARVESTER_DATABASE_URL || undefined,
     dataDir: resolve(cwd, env.HARVESTER_DATA_DIR || '.data'),
+    dataDirExplicit: Boolean(env.HARVESTER_DATA_DIR),
     embeddedPostgresPort: intFromEnv(env, 'HARVESTER_EMBEDDED_PG_PORT', 5433, 1, 65535),
     queueConfigFile: env.HARVESTER_QUEUE_CONFIG || undefined,
     queueList: env.HARVESTER_QUEUE_LIST ? parseQueueList(env.HARVESTER_QUEUE_LIST) : [QUEUE_LIST_ALL],

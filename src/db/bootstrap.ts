@@ -14,6 +14,9 @@ export interface HarvesterDatabase {
   db: Db;
   url: string;
   embedded: boolean;
+  /** The embedded cluster's folder, and the data-folder link to it when it is elsewhere. */
+  embeddedPgDir?: string;
+  embeddedLinkedFrom?: string;
   close(): Promise<void>;
 }
 
@@ -25,9 +28,15 @@ export async function openHarvesterDatabase(
   let url = settings.databaseUrl;
   if (!url) {
     const t0 = Date.now();
-    embedded = await startEmbeddedPostgres(settings.dataDir, settings.embeddedPostgresPort);
+    embedded = await startEmbeddedPostgres(settings.dataDir, settings.embeddedPostgresPort, {
+      relocateWhenUnreachable: !settings.dataDirExplicit,
+    });
     url = embedded.url;
-    log.info({ ms: Date.now() - t0, port: settings.embeddedPostgresPort }, 'embedded PostgreSQL started');
+    for (const note of embedded.notes) log.warn({ pgDir: embedded.pgDir }, note);
+    log.info(
+      { ms: Date.now() - t0, port: settings.embeddedPostgresPort, pgDir: embedded.pgDir },
+      'embedded PostgreSQL started',
+    );
   }
   let db: Db;
   try {
@@ -44,6 +53,8 @@ export async function openHarvesterDatabase(
     db,
     url,
     embedded: Boolean(embedded),
+    embeddedPgDir: embedded?.pgDir,
+    embeddedLinkedFrom: embedded?.linkedFrom,
     applied,
     close: async () => {
       await db.end();

@@ -8,7 +8,14 @@ test('defaults point at the local dev server and the embedded database', () => {
   assert.equal(s.temporal.namespace, 'default');
   assert.equal(s.databaseUrl, undefined);
   assert.equal(s.dataDir, '/srv/h/.data');
+  assert.equal(s.dataDirExplicit, false, 'the default data folder may keep its database elsewhere as root');
   assert.equal(s.temporal.tls, undefined);
+});
+
+test('HARVESTER_DATA_DIR names the data folder, relative to the working folder, and marks it as chosen', () => {
+  const s = loadSettings({ HARVESTER_DATA_DIR: 'state' }, '/srv/h');
+  assert.equal(s.dataDir, '/srv/h/state');
+  assert.equal(s.dataDirExplicit, true);
 });
 
 test('a malformed TEMPORAL_ADDRESS is rejected with the variable name', () => {
