@@ -151,10 +151,11 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     unknownWorkerIDs: [],
     nextSubmitAt: nowIso(),
     nextMonitorAt: nowIso(),
+    adjustNow: false,
     totals: { submitCycles: 0, monitorCycles: 0, workersStarted: 0, signalsSent: 0, statusCalls: 0 },
   };
-  let adjustNow = false;
-  let stopReason: string | undefined;
+  // Runs before these fields were carried start without them.
+  s.adjustNow ??= false;
   /**
    * True while a submitter cycle is between its plan and the end of startWorkers. Pause and drain
    * wait for it: a cycle already under way would otherwise start workers after the operator was
@@ -190,7 +191,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     s.pausedBy = undefined;
     s.pauseReason = undefined;
     s.consecutiveMonitorFailures = 0;
-    adjustNow = true;
+    s.adjustNow = true;
     publishState();
     log.info('queue resumed', { queueName });
     return s;
@@ -213,7 +214,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       const merged: Record<string, number | null | undefined> = { ...s.limitOverrides, ...o };
       for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
       s.limitOverrides = merged as QueueLimitOverrides;
-      adjustNow = true;
+      s.adjustNow = true;
       return s;
     },
     { validator: validateLimitOverrides },
@@ -229,10 +230,10 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     log.info('queue settings changed', { queueName, settings });
   });
   setHandler(adjustNowSignal, () => {
-    adjustNow = true;
+    s.adjustNow = true;
   });
   setHandler(stopQueueSignal, (r) => {
-    stopReason = r?.reason ?? 'stopped';
+    s.stopReason = r?.reason ?? 'stopped';
   });
   setHandler(queueStateQuery, () => s);
 
@@ -465,12 +466,12 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   }
 
   publishState();
-  while (stopReason === undefined) {
+  while (s.stopReason === undefined) {
     const nextDue = Math.min(Date.parse(s.nextSubmitAt), Date.parse(s.nextMonitorAt));
     // A cycle already due runs now: a 1 ms timer would cost a server round trip (~1 s on the dev server).
     if (nextDue > Date.now())
-      await condition(() => adjustNow || stopReason !== undefined, nextDue - Date.now());
-    if (stopReason !== undefined) break;
+      await condition(() => s.adjustNow || s.stopReason !== undefined, nextDue - Date.now());
+    if (s.stopReason !== undefined) break;
     if (Date.now() >= Date.parse(s.nextMonitorAt)) {
       try {
         await monitorCycle();
@@ -484,8 +485,8 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       s.nextMonitorAt = new Date(Date.now() + jitter(settings.monitorIntervalSeconds)).toISOString();
     }
-    if (adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
-      adjustNow = false;
+    if (s.adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
+      s.adjustNow = false;
       try {
         await submitCycle();
       } catch (err) {
@@ -495,12 +496,13 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       s.nextSubmitAt = new Date(Date.now() + jitter(settings.submitterIntervalSeconds)).toISOString();
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= (input.continueAsNewAfterEvents ?? Infinity)) {
       await condition(allHandlersFinished);
       return await continueAsNew<typeof queueWorkflow>({ ...input, settings, state: s });
     }
   }
-  log.info('queue workflow stopped', { queueName, reason: stopReason });
+  log.info('queue workflow stopped', { queueName, reason: s.stopReason });
   await condition(allHandlersFinished);
   return s;
 }

@@ -45,6 +45,13 @@ export interface QueueWorkflowState {
   lastSubmitCycle?: QueueCycleSummary;
   nextSubmitAt: string;
   nextMonitorAt: string;
+  /**
+   * A submitter cycle was asked for (adjustNow, resume, setLimits) and has not run yet; and why the
+   * queue was told to stop. Kept here, not in locals, so continue-as-new carries them: a signal that
+   * lands during the last cycle of a run is honoured by the next run.
+   */
+  adjustNow: boolean;
+  stopReason?: string;
   totals: {
     submitCycles: number;
     monitorCycles: number;
@@ -60,6 +67,12 @@ export interface QueueWorkflowInput {
   /** Submitter and monitor cycle lengths and the failure threshold, from the queue config. */
   settings: QueueWorkflowSettings;
   state?: QueueWorkflowState;
+  /**
+   * Continue as new once a run's history holds this many events, besides when the server suggests
+   * it (limit.historyCount.suggestContinueAsNew). Tests set a small number so that every cycle
+   * continues as new; unset in production.
+   */
+  continueAsNewAfterEvents?: number;
 }
 
 /** The queue config's `temporal` settings a queue workflow runs by; the instance sends changes with settingsSignal. */
