@@ -40,8 +40,13 @@ export interface QueueWorkflowState {
   consecutiveMonitorFailures: number;
   lastMonitorOkAt?: string;
   lastMonitorError?: string;
-  /** Workers the last cycle could not tell the status of. */
-  unknownWorkerIDs: number[];
+  /** Workers the last cycle could not tell the status of (which ones: workers.monitor_unknown in the DB). */
+  unknownCount: number;
+  /**
+   * By edge task queue: the sync of that edge host's mirror of the queue's live workers (which
+   * mirror, the last change sequence it applied). Small, whatever the number of workers.
+   */
+  edgeMirrors: Record<string, { mirrorID: string; seq: number }>;
   lastSubmitCycle?: QueueCycleSummary;
   nextSubmitAt: string;
   nextMonitorAt: string;
@@ -58,6 +63,8 @@ export interface QueueWorkflowState {
     workersStarted: number;
     signalsSent: number;
     statusCalls: number;
+    /** Full resyncs of an edge mirror (a new or restarted edge host). */
+    edgeResyncs: number;
   };
 }
 
@@ -93,11 +100,10 @@ export const resumeUpdate = defineUpdate<QueueWorkflowState, []>('resume');
 export const drainUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('drain');
 export const setLimitsUpdate = defineUpdate<QueueWorkflowState, [QueueLimitOverrides]>('setLimits');
 /**
- * Workers per monitor page. The page travels through the queue workflow's history twice (listed,
- * then given to checkWorkers) at about 550 bytes a worker (measured: 1.1 MB for 2,000), so 1,000
- * keep each payload near 0.55 MB, inside Temporal's 2 MB limit with room for long access points,
- * and keep a cycle's history small enough for a fast replay. Up to this many live workers a
- * queue's cycle is one status call; a larger queue takes one call per page.
+ * Workers per bulk status call. The pages no longer travel through workflow history (the monitor
+ * activities page the DB or an edge mirror themselves); the size bounds one squeue / condor_q
+ * command line and one plugin answer. Up to this many live workers a queue's cycle is one status
+ * call; a larger queue takes one call per page and config.
  */
 export const MONITOR_PAGE_SIZE = 1000;
 
