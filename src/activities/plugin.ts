@@ -17,7 +17,6 @@ import {
 } from '../core/edgeMirror';
 import type { WorkerChange } from '../core/monitorDiff';
 import type { JobSpec, WorkSpec } from '../core/specs';
-import { isFinalWorkerStatus } from '../core/workerStatus';
 import { harvesterMetrics } from '../observability/metrics';
 import { writeFileAtomic } from '../plugins/common/files';
 import type { PluginRegistry } from '../plugins/registry';
