@@ -385,12 +385,12 @@ test("a monitor cycle's history does not grow with the queue: 100 and 300 worker
       const quiet = median(cycles.slice(1, 5));
       const withChanges = Math.max(...cycles);
       figures[name] = { quiet, withChanges, changed: CHANGED };
+      t.diagnostic(`${name}: ${JSON.stringify(figures[name])} (bytes per monitor cycle)`);
       assert.ok(
         withChanges <= budget(CHANGED),
         `${name}: ${withChanges} bytes in a cycle, over ${budget(CHANGED)}`,
       );
     }
-    t.diagnostic(`history bytes per monitor cycle: ${JSON.stringify(figures)}`);
     for (const where of ['central', 'edge'] as const) {
       const small = figures[SIZED[where](SIZES[0])].quiet;
       const big = figures[SIZED[where](SIZES[1])].quiet;
