@@ -3,19 +3,28 @@
  * config routes them (an edge worker next to the batch system, or the central worker), need no
  * DB, and receive the plugin section of the queue config with every call.
  */
+
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { HeartbeatReadings } from '../core/monitorDiff';
+import {
+  applyDelta,
+  deltaApplies,
+  type EdgeMirror,
+  type MonitorDelta,
+  monitorBatches,
+} from '../core/edgeMirror';
+import type { WorkerChange } from '../core/monitorDiff';
 import type { JobSpec, WorkSpec } from '../core/specs';
-import { isFinalWorkerStatus } from '../core/workerStatus';
 import { harvesterMetrics } from '../observability/metrics';
+import { writeFileAtomic } from '../plugins/common/files';
 import type { PluginRegistry } from '../plugins/registry';
-import type { CheckResult, PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
-import { mapWithConcurrency } from '../util/concurrency';
+import type { PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import { type Packed, pack, unpack } from '../util/packed';
+import { MONITOR_PAGE_SIZE } from '../workflows/queueMessages';
 import type {
   BulkSubmitCall,
-  CheckWorkersActivityReply,
-  CheckWorkersCall,
   FeedJobsCall,
   FeedWorkersCall,
   PilotJobAttributes,
@@ -25,6 +34,7 @@ import type {
   WorkerPluginCall,
   WorkersPluginCall,
 } from './lifecycleTypes';
+import { checkBatch } from './monitorCheck';
 
 export const PERMANENT_PLUGIN_FAILURE = 'PermanentPluginFailure';
 
@@ -45,6 +55,34 @@ function trimPilotReport(pandaID: string, attrs: Record<string, unknown>): Recor
 
 export interface PluginActivityDeps {
   registry: PluginRegistry;
+  /**
+   * Where this host keeps its mirrors of edge queues' live workers (one JSON file per queue);
+   * default <HARVESTER_DATA_DIR>/edge-monitor. Losing it costs one full resync, nothing else.
+   */
+  mirrorDir?: string;
+}
+
+/** One cycle of an edge queue's bulk monitor: the delta to apply, and whether to check after it. */
+export interface EdgeMonitorCall {
+  harvesterID: string;
+  queueName: string;
+  mirrorID: string;
+  delta: Packed<MonitorDelta>;
+  /** False for the pages of a delta before its last: apply only. */
+  check: boolean;
+}
+
+export interface EdgeMonitorReply {
+  /** The delta did not fit this host's mirror (none, another host's, behind): sync from 0. */
+  resync: boolean;
+  ok: boolean;
+  diag: string;
+  statusCalls: number;
+  checked: number;
+  /** The changes (WorkerChange[]) to record and signal; `changed` says how many. */
+  changes?: Packed<WorkerChange[]>;
+  changed: number;
+  unknownCount: number;
 }
 
 /**
@@ -52,7 +90,7 @@ export interface PluginActivityDeps {
  * notices within the heartbeat timeout (seconds), not the start-to-close timeout (minutes),
  * and the retry (which first looks the worker up in the batch system) runs elsewhere soon.
  */
-async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
+export async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
   heartbeat();
   const timer = setInterval(() => heartbeat(), 3000);
   try {
@@ -63,6 +101,8 @@ async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function createPluginActivities(deps: PluginActivityDeps) {
+  const mirrorDir = deps.mirrorDir ?? path.join(process.env.HARVESTER_DATA_DIR || '.data', 'edge-monitor');
+
   function plugin<K extends PluginKind>(kind: K, call: PluginCall, submitAttempt?: number): PluginKinds[K] {
     try {
       return deps.registry.create(kind, call.params, {
@@ -97,27 +137,13 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     },
 
     /**
-     * One bulk status query for many workers (one squeue / condor_q), plus what Harvester's monitor
-     * asks the messenger about them: job requests (late binding) and the pilots' heartbeat files.
+     * The bulk monitor of a queue whose plugins run here (an edge node): applies the delta of
+     * changed worker rows to this host's mirror of the queue's live workers, then (on the delta's
+     * last page) runs the bulk status query over the mirror and returns only the changes. No
+     * worker list travels through the queue workflow's history (core/edgeMirror).
      */
-    async checkWorkers(call: CheckWorkersCall): Promise<CheckWorkersActivityReply> {
-      return withHeartbeats(async () => {
-        const reply: CheckWorkersActivityReply = await plugin('monitor', call).checkWorkers(call.workers);
-        if (reply.ok && call.jobRequests && call.jobRequests.workerIDs.length > 0) {
-          // Late binding (Harvester's monitor: job_requested → ready): the pilot runs and asks for work.
-          const messenger = plugin('messenger', { ...call, params: call.jobRequests.messenger });
-          const asking = new Set(call.jobRequests.workerIDs);
-          for (const [i, w] of call.workers.entries()) {
-            const r = reply.results[i];
-            if (!asking.has(w.workerID) || !r || r.status === null || isFinalWorkerStatus(r.status)) continue;
-            if ((await messenger.jobRequested(w)) > 0) reply.results[i] = { ...r, status: 'ready' };
-          }
-        }
-        if (reply.ok && call.heartbeats && call.heartbeats.workerIDs.length > 0) {
-          reply.heartbeats = await readHeartbeats(call, call.heartbeats, reply.results);
-        }
-        return reply;
-      });
+    async monitorEdgeQueue(call: EdgeMonitorCall): Promise<EdgeMonitorReply> {
+      return withHeartbeats(() => monitorEdge(call));
     },
 
     /**
@@ -181,43 +207,70 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     },
   };
 
-  /**
-   * Harvester's monitor asks the messenger is_alive for running workers when worker_heartbeat is
-   * set. Here the heartbeat files' times are read on this host (next to the access points) and
-   * returned with the time of reading, taken before the first read so no file looks older than it
-   * is; the rule itself is core's (monitorDiff). A file that cannot be read is left out: no worker is
-   * killed for a heartbeat nobody could read.
-   */
-  async function readHeartbeats(
-    call: CheckWorkersCall,
-    asked: NonNullable<CheckWorkersCall['heartbeats']>,
-    results: readonly CheckResult[],
-  ): Promise<HeartbeatReadings | undefined> {
-    const messenger = plugin('messenger', { ...call, params: asked.messenger });
-    if (!messenger.lastHeartbeat) {
-      log.warn('the messenger cannot tell heartbeat times: worker_heartbeat is not applied', {
-        queueName: call.queueName,
-        messenger: `${asked.messenger.module}/${asked.messenger.name}`,
+  function mirrorFile(harvesterID: string, queueName: string): string {
+    // Queue and instance names are PanDA's; keep them from reaching outside the folder.
+    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+    return path.join(mirrorDir, `${safe(harvesterID)}__${safe(queueName)}.json`);
+  }
+
+  async function readMirror(file: string): Promise<EdgeMirror | undefined> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as EdgeMirror;
+    } catch (err) {
+      log.warn('edge monitor mirror unreadable: a full resync follows', {
+        file,
+        error: (err as Error).message,
       });
       return undefined;
     }
-    const checkedAt = new Date().toISOString();
-    const wanted = new Set(asked.workerIDs);
-    const running = call.workers.filter((w, i) => wanted.has(w.workerID) && results[i]?.status === 'running');
-    const lastHeartbeat: Record<string, string | null> = {};
-    // A shared file system answers one stat at a time slowly: a few in flight, not thousands.
-    await mapWithConcurrency(running, 16, async (w) => {
-      try {
-        lastHeartbeat[String(w.workerID)] = (await messenger.lastHeartbeat!(w)) ?? null;
-      } catch (err) {
-        log.warn('heartbeat file not readable: the worker is not judged this cycle', {
-          queueName: call.queueName,
-          workerID: w.workerID,
-          error: (err as Error).message,
-        });
+  }
+
+  async function monitorEdge(call: EdgeMonitorCall): Promise<EdgeMonitorReply> {
+    const reply: EdgeMonitorReply = {
+      resync: false,
+      ok: true,
+      diag: '',
+      statusCalls: 0,
+      checked: 0,
+      changed: 0,
+      unknownCount: 0,
+    };
+    const file = mirrorFile(call.harvesterID, call.queueName);
+    const delta = unpack(call.delta, `monitorEdgeQueue delta for ${call.queueName}`);
+    const before = await readMirror(file);
+    if (!deltaApplies(before, call.mirrorID, delta)) return { ...reply, resync: true };
+    const mirror = applyDelta(before, call.mirrorID, delta);
+    await mkdir(mirrorDir, { recursive: true });
+    await writeFileAtomic(file, JSON.stringify(mirror));
+    if (!call.check) return reply;
+    const ctx = { registry: deps.registry, harvesterID: call.harvesterID, queueName: call.queueName };
+    const { batches, configsWithoutParams } = monitorBatches(mirror, MONITOR_PAGE_SIZE);
+    if (configsWithoutParams.length > 0) {
+      reply.ok = false;
+      reply.diag = `no monitor section sent for config(s) ${configsWithoutParams.join(', ')}`;
+    }
+    const changes: WorkerChange[] = [];
+    for (const batch of batches) {
+      reply.statusCalls++;
+      const r = await checkBatch(ctx, mirror.groups[batch.configID], batch.workers);
+      if (!r.ok) {
+        reply.ok = false;
+        reply.diag = r.diag;
+        continue;
       }
-    });
-    return { limitMinutes: asked.limitMinutes, checkedAt, lastHeartbeat };
+      reply.checked += batch.workers.length;
+      reply.unknownCount += r.unknownNow.length;
+      changes.push(...r.changes);
+    }
+    reply.changed = changes.length;
+    if (changes.length > 0) reply.changes = pack(changes);
+    return reply;
   }
 
   /** Push mode: the messenger prepares the access point and writes the jobs (Harvester's feed_jobs). */

@@ -3,9 +3,10 @@
  * cycle with the worker adjuster, create worker rows and start their lifecycle workflows, and
  * pass the monitor's changes on to the worker workflows as signals.
  */
-import { log } from '@temporalio/activity';
+import { heartbeat, log } from '@temporalio/activity';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { QueueConfigStore } from '../config/queueConfigStore';
+import type { MonitorDelta, MonitoredWorkerRecord, MonitorGroupParams } from '../core/edgeMirror';
 import { jobChunksForWorkers, jobsNeeded } from '../core/jobChunks';
 import type { WorkerChange } from '../core/monitorDiff';
 import { expandPlaceholders } from '../core/queueConfig/placeholders';
@@ -44,8 +45,12 @@ import {
   getWorkers,
   insertPendingWorkers,
   listLiveWorkers,
+  listMonitorChanges,
+  liveConfigIDs,
+  monitorSeqHorizon,
   recordSubmission,
   recordWorkerStatus,
+  setMonitorUnknown,
   type WorkerRecord,
   workSpecOf,
 } from '../db/workers';
@@ -55,9 +60,12 @@ import type { PandaJobDescription } from '../panda/types';
 import type { PluginRegistry } from '../plugins/registry';
 import type { PluginParams } from '../plugins/types';
 import { forEachLimited } from '../util/concurrency';
+import { type Packed, pack, unpack } from '../util/packed';
 import { MONITOR_PAGE_SIZE, type QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, type WorkerStatusReport, workerWorkflowId } from '../workflows/workerMessages';
 import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
+import { checkBatch } from './monitorCheck';
+import { withHeartbeats } from './plugin';
 
 export interface QueueCentralDeps {
   db: Db;
@@ -73,16 +81,38 @@ export interface QueueCentralDeps {
   registry: PluginRegistry;
 }
 
-export interface MonitorGroup {
-  configID: string;
-  pluginTaskQueue: string;
-  monitor: PluginParams;
-  workers: WorkSpec[];
-  /** Late binding: workers without a job yet, whose pilots may ask for one through the messenger. */
-  jobRequests?: { messenger: PluginParams; workerIDs: number[] };
-  /** The messenger sets worker_heartbeat: the workers whose heartbeat files the monitor step reads. */
-  heartbeats?: { messenger: PluginParams; limitMinutes: number; workerIDs: number[] };
+/** What one central monitor cycle did; all the queue workflow keeps of it. */
+export interface MonitorQueueSummary {
+  /** False when a status query failed (or was refused): counts are unknown. */
+  ok: boolean;
+  error: string;
+  /** Bulk status calls made: one per page of MONITOR_PAGE_SIZE workers and config. */
+  statusCalls: number;
+  checked: number;
+  changed: number;
+  signalled: number;
+  adopted: number;
+  /** Workers whose status the query could not tell. */
+  unknownCount: number;
+  /** Task queues of configs whose monitor runs on an edge node: the workflow runs those next. */
+  edgeTaskQueues: string[];
 }
+
+/** One page of an edge monitor's delta (core/edgeMirror), packed, with where the next page starts. */
+export interface EdgeDeltaPage {
+  delta: Packed<MonitorDelta>;
+  toSeq: number;
+  horizon: number;
+  /** The last page: the edge checks after applying it. */
+  complete: boolean;
+  rows: number;
+}
+
+/**
+ * Changed rows per delta page. A full sync of a 20,000-worker queue is 4 pages; at about 60 bytes
+ * a worker once packed, a page stays far below Temporal's 2 MB payload limit.
+ */
+const EDGE_DELTA_PAGE_SIZE = 5000;
 
 export interface SubmissionPlanRow {
   jobType: string;
@@ -111,8 +141,8 @@ export interface SubmissionPlan {
 }
 
 /**
- * What a monitor plugin needs of a worker (its batch id, access point, times): the list travels
- * through the queue workflow's history every cycle, so diagnostics and job lists stay out of it.
+ * What a monitor plugin needs of a worker (its batch id, access point, times); an edge node's
+ * mirror holds these, so diagnostics and job lists stay out of it.
  */
 const MONITOR_FIELDS = [
   'batchID',
@@ -124,6 +154,29 @@ const MONITOR_FIELDS = [
   'startTime',
   'nativeStatus',
 ] as const;
+
+/** How a config's workers are checked: its monitor, and the messenger for late binding and heartbeats. */
+function monitorGroupParams(q: QueueConfig): MonitorGroupParams {
+  const heartbeatLimit = workerHeartbeatMinutes(q.messenger);
+  return {
+    monitor: q.monitor,
+    lateBindingMessenger: q.useJobLateBinding && q.mapType !== 'NoJob' ? q.messenger : undefined,
+    heartbeat:
+      heartbeatLimit > 0 && q.messenger
+        ? { messenger: q.messenger, limitMinutes: heartbeatLimit }
+        : undefined,
+  };
+}
+
+/** A worker row as the monitor compares it (spec with the monitor fields, and the DB's marks). */
+function monitoredRecord(w: WorkerRecord): MonitoredWorkerRecord {
+  return {
+    spec: workSpecOf(w, MONITOR_FIELDS),
+    hasJobs: w.pandaIDs.length > 0,
+    killed: w.killTime !== undefined,
+    unknown: w.monitorUnknown,
+  };
+}
 
 /** Job descriptions as a worker's messenger feeds them. */
 function toPushJobs(jobs: readonly PandaJobDescription[]): PushJob[] {
@@ -399,6 +452,71 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     return true;
   }
 
+  /** Tells each changed worker's workflow what the monitor saw (status recorded first); adopts orphans. */
+  async function signalChanges(
+    harvesterID: string,
+    queueName: string,
+    changes: readonly WorkerChange[],
+  ): Promise<{ signalled: number; notFound: number[]; adopted: number[] }> {
+    const observedAt = new Date().toISOString();
+    const notFound: number[] = [];
+    const adopted: number[] = [];
+    let signalled = 0;
+    await forEachLimited(changes, 20, async (c) => {
+      const { workerID, ...report } = c;
+      // The DB learns the new status here, in the monitor's cycle, so worker counts stay current
+      // even while a worker's reports wait for PanDA; the workflow's own write is idempotent.
+      if (report.status !== null) {
+        await recordWorkerStatus(deps.db, workerID, {
+          status: report.status,
+          diag: report.diag,
+          nativeStatus: report.nativeStatus,
+          nativeExitCode: report.nativeExitCode,
+          nodeID: report.nodeID,
+          errorCode: report.errorCode,
+          startTime: report.status === 'running' ? (report.startTime ?? observedAt) : undefined,
+          endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
+            ? (report.endTime ?? observedAt)
+            : undefined,
+        });
+      }
+      try {
+        await deps.client.workflow
+          .getHandle(workerWorkflowId(harvesterID, queueName, workerID))
+          .signal(statusChangedSignal, { ...report, observedAt });
+        signalled++;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        if (await adopt(harvesterID, queueName, workerID, { ...report, observedAt })) adopted.push(workerID);
+        else notFound.push(workerID);
+      }
+    });
+    if (adopted.length > 0)
+      log.warn('batch jobs without a running lifecycle adopted', { queueName: queueName, adopted });
+    if (notFound.length > 0) log.warn('no running lifecycle for workers', { queueName: queueName, notFound });
+    return { signalled, notFound, adopted };
+  }
+
+  /**
+   * A monitor's changes: signalled as signalChanges does, then the "could not tell" marks kept for
+   * the next cycle's comparison (set for a null status, cleared for a status told again). Marks go
+   * last: a retried call compares against the same marks and signals the same changes again.
+   */
+  async function applyChanges(harvesterID: string, queueName: string, changes: readonly WorkerChange[]) {
+    const r = await signalChanges(harvesterID, queueName, changes);
+    await setMonitorUnknown(
+      deps.db,
+      changes.filter((c) => c.status === null).map((c) => c.workerID),
+      true,
+    );
+    await setMonitorUnknown(
+      deps.db,
+      changes.filter((c) => c.status !== null).map((c) => c.workerID),
+      false,
+    );
+    return r;
+  }
+
   /** Push mode: the jobs bound to a worker, as its lifecycle feeds them when it submits itself. */
   async function pushJobsOf(w: WorkSpec): Promise<PushJob[] | undefined> {
     if (!w.pandaIDs || w.pandaIDs.length === 0) return undefined;
@@ -407,57 +525,113 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
   }
 
   return {
-    /** The queue's live workers with a batch job, grouped by the config they were created with. */
-    async listWorkersForMonitor(input: {
+    /**
+     * One monitor cycle of a queue, central part: pages through the queue's live workers with a
+     * batch job (MONITOR_PAGE_SIZE at a time), runs the bulk status query in this process for the
+     * pages whose config has no edge task queue (one call per page and config, counted), compares
+     * with the DB's last known states, records and signals the changes and adopts batch jobs whose
+     * lifecycle is gone. Only this summary goes into the queue workflow's history, so a cycle costs
+     * the same there at 100 or 20,000 workers. Heartbeats per page and during each query.
+     */
+    async monitorQueue(input: { harvesterID: string; queueName: string }): Promise<MonitorQueueSummary> {
+      const summary: MonitorQueueSummary = {
+        ok: true,
+        error: '',
+        statusCalls: 0,
+        checked: 0,
+        changed: 0,
+        signalled: 0,
+        adopted: 0,
+        unknownCount: 0,
+        edgeTaskQueues: [],
+      };
+      const ctx = { registry: deps.registry, harvesterID: input.harvesterID, queueName: input.queueName };
+      const edge = new Set<string>();
+      let afterWorkerID = 0;
+      for (;;) {
+        const page = await listLiveWorkers(deps.db, input.queueName, input.harvesterID, {
+          afterWorkerID,
+          limit: MONITOR_PAGE_SIZE,
+          withBatchIDOnly: true,
+        });
+        heartbeat({ afterWorkerID, page: page.length });
+        const byConfig = new Map<string, WorkerRecord[]>();
+        for (const w of page) byConfig.set(w.configID, [...(byConfig.get(w.configID) ?? []), w]);
+        for (const [configID, list] of byConfig) {
+          const q = await deps.configs.byConfigID(input.queueName, configID);
+          const taskQueue = q.temporal.taskQueue ?? deps.centralTaskQueue;
+          if (taskQueue !== deps.centralTaskQueue) {
+            edge.add(taskQueue);
+            continue;
+          }
+          summary.statusCalls++;
+          const r = await withHeartbeats(() =>
+            checkBatch(ctx, monitorGroupParams(q), list.map(monitoredRecord)),
+          );
+          if (!r.ok) {
+            summary.ok = false;
+            summary.error = r.diag;
+            continue;
+          }
+          summary.checked += list.length;
+          summary.unknownCount += r.unknownNow.length;
+          const applied = await applyChanges(input.harvesterID, input.queueName, r.changes);
+          summary.changed += r.changes.length;
+          summary.signalled += applied.signalled;
+          summary.adopted += applied.adopted.length;
+        }
+        if (page.length < MONITOR_PAGE_SIZE) break;
+        afterWorkerID = page[page.length - 1].workerID;
+      }
+      summary.edgeTaskQueues = [...edge].sort();
+      return summary;
+    },
+
+    /**
+     * For an edge queue's monitor: the queue's worker rows that changed for the monitor after
+     * afterSeq (from 0: every live worker with a batch job), one page at a time, packed. `horizon`
+     * (from the first page's answer) keeps the pages of one sync to one consistent cut.
+     */
+    async edgeMonitorDelta(input: {
       harvesterID: string;
       queueName: string;
-      /** One page of the queue's workers: ids above afterWorkerID, at most limit of them. */
-      afterWorkerID?: number;
-      limit?: number;
-    }): Promise<MonitorGroup[]> {
-      const workers = (
-        await listLiveWorkers(deps.db, input.queueName, input.harvesterID, {
-          afterWorkerID: input.afterWorkerID ?? 0,
-          limit: input.limit ?? MONITOR_PAGE_SIZE,
-          withBatchIDOnly: true,
-        })
-      ).filter((w) => w.batchID);
-      const byConfig = new Map<string, WorkSpec[]>();
-      for (const w of workers) {
-        const list = byConfig.get(w.configID) ?? [];
-        list.push(workSpecOf(w, MONITOR_FIELDS));
-        byConfig.set(w.configID, list);
-      }
-      const withoutJobs = new Set(workers.filter((w) => w.pandaIDs.length === 0).map((w) => w.workerID));
-      // Harvester marks a kill once (killTime IS NULL): a worker being killed is not judged again.
-      const notKilled = new Set(workers.filter((w) => !w.killTime).map((w) => w.workerID));
-      const groups: MonitorGroup[] = [];
-      for (const [configID, list] of byConfig) {
+      taskQueue: string;
+      afterSeq: number;
+      horizon?: number;
+    }): Promise<EdgeDeltaPage> {
+      const horizon = input.horizon ?? (await monitorSeqHorizon(deps.db));
+      const rows = await listMonitorChanges(deps.db, input.queueName, input.harvesterID, {
+        afterSeq: input.afterSeq,
+        horizon,
+        limit: EDGE_DELTA_PAGE_SIZE,
+      });
+      const complete = rows.length < EDGE_DELTA_PAGE_SIZE;
+      const toSeq = complete ? Math.max(horizon, input.afterSeq) : rows[rows.length - 1].seq;
+      const routedHere = new Map<string, boolean>();
+      const groups: Record<string, MonitorGroupParams> = {};
+      for (const configID of await liveConfigIDs(deps.db, input.queueName, input.harvesterID)) {
         const q = await deps.configs.byConfigID(input.queueName, configID);
-        const lateBinding = q.useJobLateBinding && q.mapType !== 'NoJob';
-        const heartbeatLimit = workerHeartbeatMinutes(q.messenger);
-        groups.push({
-          configID,
-          pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
-          monitor: q.monitor,
-          workers: list,
-          jobRequests: lateBinding
-            ? {
-                messenger: q.messenger,
-                workerIDs: list.filter((w) => withoutJobs.has(w.workerID)).map((w) => w.workerID),
-              }
-            : undefined,
-          heartbeats:
-            heartbeatLimit > 0 && q.messenger
-              ? {
-                  messenger: q.messenger,
-                  limitMinutes: heartbeatLimit,
-                  workerIDs: list.filter((w) => notKilled.has(w.workerID)).map((w) => w.workerID),
-                }
-              : undefined,
-        });
+        const here = (q.temporal.taskQueue ?? deps.centralTaskQueue) === input.taskQueue;
+        routedHere.set(configID, here);
+        if (here) groups[configID] = monitorGroupParams(q);
       }
-      return groups;
+      const delta: MonitorDelta = { fromSeq: input.afterSeq, toSeq, upserts: [], removed: [], groups };
+      for (const r of rows) {
+        if (r.live && routedHere.get(r.worker.configID)) delta.upserts.push(monitoredRecord(r.worker));
+        else delta.removed.push(r.worker.workerID);
+      }
+      return { delta: pack(delta), toSeq, horizon, complete, rows: rows.length };
+    },
+
+    /** An edge monitor's changes: recorded in the DB, signalled, orphans adopted (as monitorQueue does). */
+    async applyMonitorChanges(input: {
+      harvesterID: string;
+      queueName: string;
+      changes: Packed<WorkerChange[]>;
+    }): Promise<{ signalled: number; adopted: number }> {
+      const changes = unpack(input.changes, `monitor changes for ${input.queueName}`);
+      const r = await applyChanges(input.harvesterID, input.queueName, changes);
+      return { signalled: r.signalled, adopted: r.adopted.length };
     },
 
     /** Tells each changed worker's workflow what the monitor saw; returns how many were told. */
@@ -466,45 +640,7 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
       queueName: string;
       changes: WorkerChange[];
     }): Promise<{ signalled: number; notFound: number[]; adopted: number[] }> {
-      const observedAt = new Date().toISOString();
-      const notFound: number[] = [];
-      const adopted: number[] = [];
-      let signalled = 0;
-      await forEachLimited(input.changes, 20, async (c) => {
-        const { workerID, ...report } = c;
-        // The DB learns the new status here, in the monitor's cycle, so worker counts stay current
-        // even while a worker's reports wait for PanDA; the workflow's own write is idempotent.
-        if (report.status !== null) {
-          await recordWorkerStatus(deps.db, workerID, {
-            status: report.status,
-            diag: report.diag,
-            nativeStatus: report.nativeStatus,
-            nativeExitCode: report.nativeExitCode,
-            nodeID: report.nodeID,
-            errorCode: report.errorCode,
-            startTime: report.status === 'running' ? (report.startTime ?? observedAt) : undefined,
-            endTime: ['finished', 'failed', 'cancelled', 'missed'].includes(report.status)
-              ? (report.endTime ?? observedAt)
-              : undefined,
-          });
-        }
-        try {
-          await deps.client.workflow
-            .getHandle(workerWorkflowId(input.harvesterID, input.queueName, workerID))
-            .signal(statusChangedSignal, { ...report, observedAt });
-          signalled++;
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          if (await adopt(input.harvesterID, input.queueName, workerID, { ...report, observedAt }))
-            adopted.push(workerID);
-          else notFound.push(workerID);
-        }
-      });
-      if (adopted.length > 0)
-        log.warn('batch jobs without a running lifecycle adopted', { queueName: input.queueName, adopted });
-      if (notFound.length > 0)
-        log.warn('no running lifecycle for workers', { queueName: input.queueName, notFound });
-      return { signalled, notFound, adopted };
+      return signalChanges(input.harvesterID, input.queueName, input.changes);
     },
 
     /** Remembers when the bulk monitor last got an answer (worker lifecycles read it). */

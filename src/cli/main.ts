@@ -2,6 +2,7 @@
  * The `harvester` command. Every subcommand has --help; exit codes: 0 ok, 1 failure, 2 usage error.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
 import { defaultDevServerOptions, ensureDevServer, isHealthy, stopDevServer } from '../../temporal/devServer';
@@ -195,7 +196,11 @@ async function runEdge(opts: {
     namespace: settings.temporal.namespace,
     taskQueue: opts.taskQueue,
     // Plugin activities only: no workflows, no DB. Batch commands run here, next to the batch system.
-    activities: createPluginActivities({ registry: createPluginRegistry() }),
+    activities: createPluginActivities({
+      registry: createPluginRegistry(),
+      // This host's mirrors of its edge queues' live workers (the bulk monitor's state).
+      mirrorDir: join(settings.dataDir, 'edge-monitor'),
+    }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrent,
     // On SIGTERM: stop polling, let running batch commands finish for this long.
     shutdownGraceTime: `${opts.drainSeconds} seconds`,

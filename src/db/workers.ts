@@ -4,7 +4,8 @@
  * harvester-spec §3.1 are enforced in the SQL itself, not only here.
  */
 import type { MapType, WorkSpec } from '../core/specs';
-import type { WorkerStatus } from '../core/workerStatus';
+import { isFinalWorkerStatus, type WorkerStatus } from '../core/workerStatus';
+import type { Db } from './pool';
 import {
   isoOrUndefined,
   orUndefined,
@@ -39,6 +40,8 @@ export interface WorkerRecord extends WorkSpec {
   reportedAt?: string;
   modificationTime: string;
   sweptAt?: string;
+  /** The last bulk status query could not tell this worker's status (migration 0007). */
+  monitorUnknown: boolean;
 }
 
 interface WorkerRow {
@@ -79,6 +82,9 @@ interface WorkerRow {
   reported_at: Date | null;
   modification_time: Date;
   swept_at: Date | null;
+  monitor_unknown: boolean;
+  /** int8 arrives as a string. */
+  monitor_seq: string;
   /** int8[] arrives as strings. */
   panda_ids: string[];
 }
@@ -127,6 +133,7 @@ function toWorker(r: WorkerRow): WorkerRecord {
     reportedAt: isoOrUndefined(r.reported_at),
     modificationTime: r.modification_time.toISOString(),
     sweptAt: isoOrUndefined(r.swept_at),
+    monitorUnknown: r.monitor_unknown,
   };
 }
 
@@ -773,4 +780,95 @@ export async function markSwept(db: Queryable, workerID: number): Promise<boolea
     [workerID],
   );
   return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * Records which workers the last bulk status query could not tell (true) or can tell again
+ * (false): the monitor's "unknown before" for the next cycle, kept here instead of in the queue
+ * workflow's history.
+ */
+export async function setMonitorUnknown(
+  db: Queryable,
+  workerIDs: readonly number[],
+  unknown: boolean,
+): Promise<void> {
+  if (workerIDs.length === 0) return;
+  await db.query(
+    'UPDATE workers SET monitor_unknown = $2 WHERE worker_id = ANY($1::bigint[]) AND monitor_unknown <> $2',
+    [workerIDs, unknown],
+  );
+}
+
+/**
+ * The highest monitor_seq every committed change is at or below. A writer takes its sequence
+ * number inside its statement and commits after, so a bare max(monitor_seq) could pass over a row
+ * that commits later with a lower number; a SHARE lock waits for the writers in flight (their
+ * statements are short) and holds new ones for the one read.
+ */
+export async function monitorSeqHorizon(db: Db): Promise<number> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('LOCK TABLE workers IN SHARE MODE');
+    const res = await client.query<{ last_value: string; is_called: boolean }>(
+      'SELECT last_value, is_called FROM worker_monitor_seq',
+    );
+    await client.query('COMMIT');
+    const row = res.rows[0];
+    return row.is_called ? toSafeNumber(row.last_value) : 0;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** A worker row changed for the monitor, with its sequence number. */
+export interface MonitorChangeRow {
+  seq: number;
+  worker: WorkerRecord;
+  /** Still a live worker with a batch job (else it leaves the monitor's view). */
+  live: boolean;
+}
+
+/**
+ * Rows of a queue whose monitor-relevant columns changed after afterSeq, up to horizon, in
+ * sequence order; from 0 only live rows (a full sync needs no removals).
+ */
+export async function listMonitorChanges(
+  db: Queryable,
+  queueName: string,
+  harvesterID: string,
+  range: { afterSeq: number; horizon: number; limit: number },
+): Promise<MonitorChangeRow[]> {
+  const res = await db.query<WorkerRow>(
+    `${SELECT_WORKER}
+     WHERE w.computing_site = $1 AND w.harvester_id = $2 AND w.monitor_seq > $3 AND w.monitor_seq <= $4
+       AND ($3 > 0 OR (w.swept_at IS NULL AND w.status IN ${LIVE_SQL}))
+     ORDER BY w.monitor_seq
+     LIMIT $5`,
+    [queueName, harvesterID, range.afterSeq, range.horizon, range.limit],
+  );
+  return res.rows.map((r) => {
+    const worker = toWorker(r);
+    const live =
+      !r.swept_at && !isFinalWorkerStatus(r.status) && r.status !== 'pending' && worker.batchID !== undefined;
+    return { seq: toSafeNumber(r.monitor_seq), worker, live };
+  });
+}
+
+/** The configs a queue's live workers were made with (the monitor's groups). */
+export async function liveConfigIDs(
+  db: Queryable,
+  queueName: string,
+  harvesterID: string,
+): Promise<string[]> {
+  const res = await db.query<{ config_id: string }>(
+    `SELECT DISTINCT config_id FROM workers
+     WHERE computing_site = $1 AND harvester_id = $2 AND swept_at IS NULL AND status IN ${LIVE_SQL}
+     ORDER BY config_id`,
+    [queueName, harvesterID],
+  );
+  return res.rows.map((r) => r.config_id);
 }

@@ -2,6 +2,7 @@
  * Wires every activity the central worker registers from its dependencies. The edge worker
  * registers only the plugin activities (createPluginActivities) on its own task queue.
  */
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createCentralActivities } from '../activities/central';
 import { createInstanceCentralActivities } from '../activities/instanceCentral';
@@ -71,6 +72,11 @@ export function createAllCentralActivities(d: CentralDependencies) {
           : (d.monitorDatabaseUrl ?? undefined),
       dataDir: d.dataDir ?? (process.env.HARVESTER_DATA_DIR || '.data'),
     }),
-    ...(d.withPluginActivities === false ? {} : createPluginActivities({ registry: d.registry })),
+    ...(d.withPluginActivities === false
+      ? {}
+      : createPluginActivities({
+          registry: d.registry,
+          mirrorDir: join(d.dataDir ?? (process.env.HARVESTER_DATA_DIR || '.data'), 'edge-monitor'),
+        })),
   };
 }

@@ -20,18 +20,17 @@ import {
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
-import type { MonitorGroup, QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
-import { diffMonitorResults } from '../core/monitorDiff';
+import type { QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
 import {
   adjustNowSignal,
   drainUpdate,
   LIMIT_OVERRIDE_FIELDS,
-  MONITOR_PAGE_SIZE,
   type PauseRequest,
   pauseUpdate,
   type QueueLimitOverrides,
@@ -67,6 +66,22 @@ const submitSteps = proxyActivities<QueueCentralActivities>({
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: 5,
+  },
+});
+/**
+ * A monitor cycle's central steps: paging a 20,000-worker queue and its status queries take longer
+ * than the quick DB steps, and they heartbeat per page and during each query, so a dead central
+ * worker is noticed in a minute. Two attempts: a cycle that fails again is a failed cycle (counts
+ * unknown), and the next one starts afresh.
+ */
+const monitorSteps = proxyActivities<QueueCentralActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 2,
   },
 });
 const recordSubmitted = proxyActivities<QueueCentralActivities>({
@@ -148,13 +163,25 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     limitOverrides: {},
     countsKnown: false,
     consecutiveMonitorFailures: 0,
-    unknownWorkerIDs: [],
+    unknownCount: 0,
+    edgeMirrors: {},
     nextSubmitAt: nowIso(),
     nextMonitorAt: nowIso(),
-    totals: { submitCycles: 0, monitorCycles: 0, workersStarted: 0, signalsSent: 0, statusCalls: 0 },
+    adjustNow: false,
+    totals: {
+      submitCycles: 0,
+      monitorCycles: 0,
+      workersStarted: 0,
+      signalsSent: 0,
+      statusCalls: 0,
+      edgeResyncs: 0,
+    },
   };
-  let adjustNow = false;
-  let stopReason: string | undefined;
+  // Runs before these fields were carried start without them.
+  s.adjustNow ??= false;
+  s.unknownCount ??= 0;
+  s.edgeMirrors ??= {};
+  s.totals.edgeResyncs ??= 0;
   /**
    * True while a submitter cycle is between its plan and the end of startWorkers. Pause and drain
    * wait for it: a cycle already under way would otherwise start workers after the operator was
@@ -190,7 +217,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     s.pausedBy = undefined;
     s.pauseReason = undefined;
     s.consecutiveMonitorFailures = 0;
-    adjustNow = true;
+    s.adjustNow = true;
     publishState();
     log.info('queue resumed', { queueName });
     return s;
@@ -213,7 +240,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       const merged: Record<string, number | null | undefined> = { ...s.limitOverrides, ...o };
       for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
       s.limitOverrides = merged as QueueLimitOverrides;
-      adjustNow = true;
+      s.adjustNow = true;
       return s;
     },
     { validator: validateLimitOverrides },
@@ -229,10 +256,10 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     log.info('queue settings changed', { queueName, settings });
   });
   setHandler(adjustNowSignal, () => {
-    adjustNow = true;
+    s.adjustNow = true;
   });
   setHandler(stopQueueSignal, (r) => {
-    stopReason = r?.reason ?? 'stopped';
+    s.stopReason = r?.reason ?? 'stopped';
   });
   setHandler(queueStateQuery, () => s);
 
@@ -240,25 +267,26 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
 
   async function monitorCycle(): Promise<void> {
     s.totals.monitorCycles++;
-    const cycle = { ok: true, error: '', signalled: 0, unknownNow: [] as number[] };
-    const unknownBefore = new Set(s.unknownWorkerIDs);
-    // Page by page (MONITOR_PAGE_SIZE workers), so no payload outgrows Temporal's limit however
-    // large the queue; a queue within one page is one status call per cycle.
-    let afterWorkerID = 0;
-    for (;;) {
-      const page = await central.listWorkersForMonitor({
-        harvesterID,
-        queueName,
-        afterWorkerID,
-        limit: MONITOR_PAGE_SIZE,
-      });
-      for (const group of page) await checkGroup(group, unknownBefore, cycle);
-      const ids = page.flatMap((g) => g.workers.map((w) => w.workerID));
-      if (ids.length < MONITOR_PAGE_SIZE) break;
-      afterWorkerID = Math.max(...ids);
+    // The worker list, the status query, the comparison and the signals stay in activities: only
+    // summaries enter this history, so a cycle costs the same at 100 or 20,000 workers.
+    const summary = await monitorSteps.monitorQueue({ harvesterID, queueName });
+    const cycle = { ok: summary.ok, error: summary.error, unknownCount: summary.unknownCount };
+    s.totals.statusCalls += summary.statusCalls;
+    s.totals.signalsSent += summary.signalled;
+    for (const taskQueue of summary.edgeTaskQueues) {
+      try {
+        const edge = await monitorEdgeQueue(taskQueue);
+        cycle.unknownCount += edge.unknownCount;
+        if (!edge.ok) {
+          cycle.ok = false;
+          cycle.error = edge.error;
+        }
+      } catch (err) {
+        cycle.ok = false;
+        cycle.error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      }
     }
-    s.totals.signalsSent += cycle.signalled;
-    s.unknownWorkerIDs = cycle.unknownNow;
+    s.unknownCount = cycle.unknownCount;
     await central.recordMonitorCycle({ harvesterID, queueName, ok: cycle.ok, error: cycle.error });
     if (cycle.ok) {
       s.countsKnown = true;
@@ -277,39 +305,59 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
     monitorFailed(cycle.error);
   }
 
-  /** One bulk status call (monitor.check_workers) for one config group of a page; signals the changes. */
-  async function checkGroup(
-    group: MonitorGroup,
-    unknownBefore: ReadonlySet<number>,
-    cycle: { ok: boolean; error: string; signalled: number; unknownNow: number[] },
-  ): Promise<void> {
-    if (group.workers.length === 0) return;
-    const plugin = pluginActivities(group.pluginTaskQueue, '5 minutes', { maximumAttempts: 2 });
-    s.totals.statusCalls++;
-    try {
-      const reply = await plugin.checkWorkers({
-        params: group.monitor,
+  /**
+   * The monitor of the configs whose plugins run on an edge task queue: the edge keeps a mirror of
+   * their live workers (core/edgeMirror) and is sent the rows changed since the sequence it last
+   * applied; it runs the bulk query and returns only the changes, which are recorded and signalled
+   * centrally. A mirror that does not fit (a new or restarted edge host) is rebuilt from 0, once.
+   */
+  async function monitorEdgeQueue(
+    taskQueue: string,
+  ): Promise<{ ok: boolean; error: string; unknownCount: number }> {
+    const edge = pluginActivities(taskQueue, '5 minutes', { maximumAttempts: 2 });
+    let sync = s.edgeMirrors[taskQueue] ?? { mirrorID: uuid4(), seq: 0 };
+    let horizon: number | undefined;
+    let resynced = false;
+    for (;;) {
+      const page = await monitorSteps.edgeMonitorDelta({
         harvesterID,
         queueName,
-        workers: group.workers,
-        jobRequests: group.jobRequests,
-        heartbeats: group.heartbeats,
+        taskQueue,
+        afterSeq: sync.seq,
+        horizon,
       });
-      if (!reply.ok) {
-        cycle.ok = false;
-        cycle.error = reply.diag || 'monitor reported failure';
-        return;
+      horizon = page.horizon;
+      const reply = await edge.monitorEdgeQueue({
+        harvesterID,
+        queueName,
+        mirrorID: sync.mirrorID,
+        delta: page.delta,
+        check: page.complete,
+      });
+      if (reply.resync) {
+        if (resynced) throw new Error(`edge mirror on ${taskQueue} refused a full sync`);
+        resynced = true;
+        s.totals.edgeResyncs++;
+        log.info('edge monitor mirror out of step: full resync', { queueName, taskQueue });
+        sync = { mirrorID: uuid4(), seq: 0 };
+        horizon = undefined;
+        s.edgeMirrors[taskQueue] = sync;
+        continue;
       }
-      // A running worker whose pilot went quiet past worker_heartbeat is signalled lostHeartbeat.
-      const diff = diffMonitorResults(group.workers, reply.results, unknownBefore, reply.heartbeats);
-      cycle.unknownNow.push(...diff.unknownNow);
-      if (diff.changes.length > 0) {
-        const r = await central.signalWorkerChanges({ harvesterID, queueName, changes: diff.changes });
-        cycle.signalled += r.signalled;
+      sync = { mirrorID: sync.mirrorID, seq: page.toSeq };
+      s.edgeMirrors[taskQueue] = sync;
+      if (!page.complete) continue;
+      s.totals.statusCalls += reply.statusCalls;
+      if (!reply.ok) return { ok: false, error: reply.diag || 'monitor reported failure', unknownCount: 0 };
+      if (reply.changes && reply.changed > 0) {
+        const applied = await monitorSteps.applyMonitorChanges({
+          harvesterID,
+          queueName,
+          changes: reply.changes,
+        });
+        s.totals.signalsSent += applied.signalled;
       }
-    } catch (err) {
-      cycle.ok = false;
-      cycle.error = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      return { ok: true, error: '', unknownCount: reply.unknownCount };
     }
   }
 
@@ -465,12 +513,12 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   }
 
   publishState();
-  while (stopReason === undefined) {
+  while (s.stopReason === undefined) {
     const nextDue = Math.min(Date.parse(s.nextSubmitAt), Date.parse(s.nextMonitorAt));
     // A cycle already due runs now: a 1 ms timer would cost a server round trip (~1 s on the dev server).
     if (nextDue > Date.now())
-      await condition(() => adjustNow || stopReason !== undefined, nextDue - Date.now());
-    if (stopReason !== undefined) break;
+      await condition(() => s.adjustNow || s.stopReason !== undefined, nextDue - Date.now());
+    if (s.stopReason !== undefined) break;
     if (Date.now() >= Date.parse(s.nextMonitorAt)) {
       try {
         await monitorCycle();
@@ -484,8 +532,8 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       s.nextMonitorAt = new Date(Date.now() + jitter(settings.monitorIntervalSeconds)).toISOString();
     }
-    if (adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
-      adjustNow = false;
+    if (s.adjustNow || Date.now() >= Date.parse(s.nextSubmitAt)) {
+      s.adjustNow = false;
       try {
         await submitCycle();
       } catch (err) {
@@ -495,12 +543,13 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       }
       s.nextSubmitAt = new Date(Date.now() + jitter(settings.submitterIntervalSeconds)).toISOString();
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= (input.continueAsNewAfterEvents ?? Infinity)) {
       await condition(allHandlersFinished);
       return await continueAsNew<typeof queueWorkflow>({ ...input, settings, state: s });
     }
   }
-  log.info('queue workflow stopped', { queueName, reason: stopReason });
+  log.info('queue workflow stopped', { queueName, reason: s.stopReason });
   await condition(allHandlersFinished);
   return s;
 }

@@ -40,17 +40,31 @@ export interface QueueWorkflowState {
   consecutiveMonitorFailures: number;
   lastMonitorOkAt?: string;
   lastMonitorError?: string;
-  /** Workers the last cycle could not tell the status of. */
-  unknownWorkerIDs: number[];
+  /** Workers the last cycle could not tell the status of (which ones: workers.monitor_unknown in the DB). */
+  unknownCount: number;
+  /**
+   * By edge task queue: the sync of that edge host's mirror of the queue's live workers (which
+   * mirror, the last change sequence it applied). Small, whatever the number of workers.
+   */
+  edgeMirrors: Record<string, { mirrorID: string; seq: number }>;
   lastSubmitCycle?: QueueCycleSummary;
   nextSubmitAt: string;
   nextMonitorAt: string;
+  /**
+   * A submitter cycle was asked for (adjustNow, resume, setLimits) and has not run yet; and why the
+   * queue was told to stop. Kept here, not in locals, so continue-as-new carries them: a signal that
+   * lands during the last cycle of a run is honoured by the next run.
+   */
+  adjustNow: boolean;
+  stopReason?: string;
   totals: {
     submitCycles: number;
     monitorCycles: number;
     workersStarted: number;
     signalsSent: number;
     statusCalls: number;
+    /** Full resyncs of an edge mirror (a new or restarted edge host). */
+    edgeResyncs: number;
   };
 }
 
@@ -60,6 +74,12 @@ export interface QueueWorkflowInput {
   /** Submitter and monitor cycle lengths and the failure threshold, from the queue config. */
   settings: QueueWorkflowSettings;
   state?: QueueWorkflowState;
+  /**
+   * Continue as new once a run's history holds this many events, besides when the server suggests
+   * it (limit.historyCount.suggestContinueAsNew). Tests set a small number so that every cycle
+   * continues as new; unset in production.
+   */
+  continueAsNewAfterEvents?: number;
 }
 
 /** The queue config's `temporal` settings a queue workflow runs by; the instance sends changes with settingsSignal. */
@@ -80,11 +100,10 @@ export const resumeUpdate = defineUpdate<QueueWorkflowState, []>('resume');
 export const drainUpdate = defineUpdate<QueueWorkflowState, [PauseRequest]>('drain');
 export const setLimitsUpdate = defineUpdate<QueueWorkflowState, [QueueLimitOverrides]>('setLimits');
 /**
- * Workers per monitor page. The page travels through the queue workflow's history twice (listed,
- * then given to checkWorkers) at about 550 bytes a worker (measured: 1.1 MB for 2,000), so 1,000
- * keep each payload near 0.55 MB, inside Temporal's 2 MB limit with room for long access points,
- * and keep a cycle's history small enough for a fast replay. Up to this many live workers a
- * queue's cycle is one status call; a larger queue takes one call per page.
+ * Workers per bulk status call. The pages no longer travel through workflow history (the monitor
+ * activities page the DB or an edge mirror themselves); the size bounds one squeue / condor_q
+ * command line and one plugin answer. Up to this many live workers a queue's cycle is one status
+ * call; a larger queue takes one call per page and config.
  */
 export const MONITOR_PAGE_SIZE = 1000;
 

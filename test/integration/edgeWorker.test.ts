@@ -22,7 +22,7 @@ const PLUGIN_ACTIVITIES = new Set([
   'submitWorkers',
   'submitWorker',
   'feedJobs',
-  'checkWorkers',
+  'monitorEdgeQueue',
   'killWorkers',
   'sweepWorker',
   'getWorkAttributes',
@@ -156,7 +156,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
   // finished worker is swept by its own lifecycle.
   const seen = JSON.stringify(Object.fromEntries(pluginTasks));
   assert.ok((pluginTasks.get('submitWorkers') ?? 0) >= 1, `bulk submissions on the edge: ${seen}`);
-  assert.ok((pluginTasks.get('checkWorkers') ?? 0) >= 1, `bulk status queries on the edge: ${seen}`);
+  assert.ok((pluginTasks.get('monitorEdgeQueue') ?? 0) >= 1, `bulk status queries on the edge: ${seen}`);
   const { rows: swept } = await stack.db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM workers WHERE computing_site = $1 AND harvester_id = $2 AND status = 'finished' AND swept_at IS NOT NULL",
     [QUEUE, stack.harvesterID],
