@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: Harvester placeholders (${workerID}) in accessPoint templates.
 /**
  * Slurm parsers and plugins against real outputs (test/fixtures/slurm, provenance in its README):
- * captures from our Slurm 22.05.8, lines from other projects' tests and Slurm's docs, and the
- * 23.02+ exit_code form as Slurm's source prints it. Monitor and sweeper run with a replaying
+ * captures from our Slurm 22.05.8 and from Slurm 24.11.5 in a Debian 13 chroot, lines from other
+ * projects' tests and Slurm's docs. Monitor and sweeper run with a replaying
  * command runner so the argv they build (-M only with a cluster) is checked too.
  */
 import assert from 'node:assert/strict';
@@ -58,40 +58,85 @@ function worker(workerID: number, batchID: string, extra: Partial<WorkSpec> = {}
 const status = (r: ReturnType<typeof parseSqueue>[number]) =>
   mapSlurmWorker(worker(1, r.jobId), r, { cancelUnknown: false, unknownGraceSeconds: 600, now: NOW });
 
-/** Both squeue exit_code forms of the same eight jobs must read the same. */
-for (const [file, release] of [
-  ['squeue-22.05.8.txt', '22.05.8 capture (wait status)'],
-  ['squeue-exit-pair-from-source-23.02.txt', '23.02+ exit:signal form'],
-] as const) {
-  test(`squeue ${release}: job ids, names, states, exit codes and signals`, () => {
-    const byName = new Map(parseSqueue(fixture(file)).map((r) => [r.name, r]));
-    assert.equal(byName.size, 8);
-    const exit3 = byName.get('cap2-exit3');
-    assert.equal(exit3?.jobId, '10');
-    assert.equal(exit3?.exitCode, 3);
-    assert.equal(exit3?.exitSignal, undefined);
-    assert.equal(status(exit3 as never).status, 'failed');
-    assert.match(status(exit3 as never).diag, /exit code 3/);
-    const sig = byName.get('cap2-sig');
-    assert.equal(sig?.exitSignal, 15);
-    assert.equal(sig?.exitCode, 143);
-    assert.match(status(sig as never).diag, /signal 15/);
-    assert.equal(status(byName.get('cap2-cancel') as never).status, 'cancelled');
-    assert.equal(byName.get('cap2-cancel')?.exitSignal, 15);
-    assert.equal(status(byName.get('cap2-ok') as never).status, 'finished');
-    assert.equal(byName.get('cap2-ok')?.exitCode, 0);
-    // A `|` in the job name (last column) stays in the name and shifts nothing.
-    assert.equal(byName.get('cap2|pipe')?.state, 'COMPLETED');
-    const held = byName.get('cap2-held');
-    assert.equal(status(held as never).status, 'submitted');
-    assert.equal(status(held as never).diag, 'pending: JobHeldUser');
-    assert.equal(held?.startTime, undefined);
-    const run = byName.get('cap2-run');
-    assert.equal(status(run as never).status, 'running');
-    assert.equal(run?.endTime, undefined, 'EndTime NONE is no time');
-    assert.equal(run?.nodeList, 'vm');
+test('squeue 22.05.8 capture (exit_code as wait status): job ids, names, states, exit codes and signals', () => {
+  const byName = new Map(parseSqueue(fixture('squeue-22.05.8.txt')).map((r) => [r.name, r]));
+  assert.equal(byName.size, 8);
+  const exit3 = byName.get('cap2-exit3');
+  assert.equal(exit3?.jobId, '10');
+  assert.equal(exit3?.exitCode, 3);
+  assert.equal(exit3?.exitSignal, undefined);
+  assert.equal(status(exit3 as never).status, 'failed');
+  assert.match(status(exit3 as never).diag, /exit code 3/);
+  const sig = byName.get('cap2-sig');
+  assert.equal(sig?.exitSignal, 15);
+  assert.equal(sig?.exitCode, 143);
+  assert.match(status(sig as never).diag, /signal 15/);
+  assert.equal(status(byName.get('cap2-cancel') as never).status, 'cancelled');
+  assert.equal(byName.get('cap2-cancel')?.exitSignal, 15);
+  assert.equal(status(byName.get('cap2-ok') as never).status, 'finished');
+  assert.equal(byName.get('cap2-ok')?.exitCode, 0);
+  // A `|` in the job name (last column) stays in the name and shifts nothing.
+  assert.equal(byName.get('cap2|pipe')?.state, 'COMPLETED');
+  const held = byName.get('cap2-held');
+  assert.equal(status(held as never).status, 'submitted');
+  assert.equal(status(held as never).diag, 'pending: JobHeldUser');
+  assert.equal(held?.startTime, undefined);
+  const run = byName.get('cap2-run');
+  assert.equal(status(run as never).status, 'running');
+  assert.equal(run?.endTime, undefined, 'EndTime NONE is no time');
+  assert.equal(run?.nodeList, 'vm');
+});
+
+test('squeue 24.11.5 capture (exit_code as exit:signal): exit 3, SIGTERM, SIGKILL, TIMEOUT, held, running', () => {
+  const byName = new Map(parseSqueue(fixture('squeue-24.11.5.txt')).map((r) => [r.name, r]));
+  assert.equal(byName.size, 10);
+  const exit3 = byName.get('cap-exit3');
+  assert.equal(exit3?.jobId, '1');
+  assert.equal(exit3?.exitCode, 3);
+  assert.equal(exit3?.exitSignal, undefined);
+  assert.equal(status(exit3 as never).status, 'failed');
+  assert.match(status(exit3 as never).diag, /Slurm job 1 failed \(exit code 3\)/);
+  const sig = byName.get('cap-sig');
+  assert.deepEqual([sig?.exitCode, sig?.exitSignal], [143, 15]);
+  assert.match(status(sig as never).diag, /signal 15/);
+  const kill9 = byName.get('cap-kill9');
+  assert.deepEqual([kill9?.jobId, kill9?.exitCode, kill9?.exitSignal], ['3', 137, 9]);
+  assert.equal(status(kill9 as never).status, 'failed');
+  const timeout = byName.get('cap-timeout');
+  assert.equal(status(timeout as never).status, 'failed');
+  assert.match(status(timeout as never).diag, /Slurm job 8 reached its time limit/);
+  const cancelled = byName.get('cap-cancel');
+  assert.equal(status(cancelled as never).status, 'cancelled');
+  assert.equal(cancelled?.exitSignal, 15);
+  assert.equal(status(byName.get('cap-ok') as never).status, 'finished');
+  assert.equal(byName.get('cap|pipe')?.state, 'COMPLETED');
+  const held = byName.get('cap-held');
+  assert.equal(status(held as never).status, 'submitted');
+  assert.equal(status(held as never).diag, 'pending: JobHeldUser');
+  assert.equal(held?.startTime, undefined);
+  // The same jobs while they ran: a job with a time limit already shows the EndTime it will be
+  // killed at, one without shows NONE.
+  const live = new Map(parseSqueue(fixture('squeue-live-24.11.5.txt')).map((r) => [r.name, r]));
+  const alice = live.get('cap-alice');
+  assert.equal(status(alice as never).status, 'running');
+  assert.equal(alice?.endTime, undefined, 'EndTime NONE is no time');
+  assert.equal(alice?.nodeList, 'trixie');
+  assert.equal(status(live.get('cap-timeout') as never).status, 'running');
+  assert.equal(live.get('cap-timeout')?.endTime, new Date('2026-12-07T20:48:19').toISOString());
+  assert.equal(status(live.get('cap-cancel') as never).status, 'running');
+});
+
+test('monitor on 24.11.5: squeue exiting 1 with "Invalid job id specified" for one purged id is "gone", not an error', async () => {
+  const { run, calls } = replay({
+    squeue: { fail: 1, stderr: fixture('squeue-invalid-one-24.11.5.stderr') },
   });
-}
+  const monitor = createSlurmMonitor({ module: 'slurm', name: 'SlurmMonitor' }, ctx, { run });
+  const reply = await monitor.checkWorkers([worker(1, '999999')]);
+  assert.equal(calls.length, 1);
+  assert.equal(reply.ok, true, 'the status query as a whole did not fail');
+  assert.equal(reply.results[0].status, null);
+  assert.match(reply.results[0].diag, /Slurm job 999999 not in squeue/);
+});
 
 test('squeue: anything our command cannot print is refused, naming the problem', () => {
   const line = fixture('squeue-22.05.8.txt').split('\n')[0]; // 16|CANCELLED|None|vm|…|15|cap2-cancel|
@@ -147,6 +192,31 @@ test('jobcomp/filetxt 22.05.8: final states and exit codes; Cluster=unknown is n
   assert.equal(jobs.get('12')?.endTime, new Date('2026-12-07T20:29:09').toISOString());
 });
 
+test('jobcomp/filetxt 24.11.5: final states, exit 3, signals, TIMEOUT; lines end in a space', () => {
+  const text = fixture('jobcomp-24.11.5.txt');
+  assert.match(text.split('\n')[0], /ExitCode=0:15 $/);
+  const jobs = parseJobComp(text);
+  assert.equal(jobs.size, 9);
+  assert.deepEqual([jobs.get('1')?.state, jobs.get('1')?.exitCode], ['FAILED', 3]);
+  assert.deepEqual([jobs.get('2')?.exitCode, jobs.get('2')?.exitSignal], [143, 15]);
+  assert.deepEqual([jobs.get('3')?.exitCode, jobs.get('3')?.exitSignal], [137, 9]);
+  assert.equal(jobs.get('8')?.state, 'TIMEOUT');
+  assert.equal(jobs.get('9')?.state, 'CANCELLED');
+  assert.equal(jobs.get('5')?.name, 'cap|pipe');
+  assert.equal(jobs.get('10')?.name, 'cap-alice');
+  assert.equal(jobs.get('4')?.cluster, undefined, 'Cluster=unknown is no cluster');
+  assert.equal(jobs.get('4')?.nodeList, 'trixie');
+});
+
+test('sbatch 24.11.5: --parsable and plain acknowledgements; -M without slurmdbd is refused', () => {
+  assert.deepEqual(parseSbatchOutput(fixture('sbatch-parsable-24.11.5.txt')), { jobId: '1' });
+  assert.deepEqual(parseSbatchOutput(fixture('sbatch-plain-24.11.5.txt')), { jobId: '2' });
+  assert.throws(
+    () => parseSbatchOutput(fixture('sbatch-clusters-no-slurmdbd-24.11.5.stderr')),
+    /expected one line/,
+  );
+});
+
 test("sacct values from gc3pie's recorded outputs: CANCELLED by N, exit:signal, NO_VAL -2, job id forms", () => {
   const rows = fixture('sacct-gc3pie.txt')
     .trim()
@@ -199,6 +269,30 @@ test('scancel stderr: gone/done jobs are success, access denied and sibling erro
   assert.equal(general.general.length, 2);
 });
 
+test('scancel 24.11.5 stderr: invalid/done ids hidden or success, denied ids named, controller refusal general', () => {
+  assert.equal(fixture('scancel-invalid-id-24.11.5.stderr'), '', 'scancel 999999: nothing, exit 0');
+  const verbose = parseScancelStderr(fixture('scancel-verbose-gone-done-24.11.5.stderr'));
+  assert.deepEqual([verbose.failed.size, verbose.general.length], [0, 0]);
+  assert.deepEqual(
+    [...parseScancelStderr(fixture('scancel-denied-24.11.5.stderr')).failed],
+    [['10', 'Access/permission denied']],
+  );
+  // bob's `scancel 10 999999 4`: the invalid id is hidden, root's finished job 4 is denied too.
+  assert.deepEqual(
+    [...parseScancelStderr(fixture('scancel-denied-mixed-24.11.5.stderr')).failed],
+    [
+      ['10', 'Access/permission denied'],
+      ['4', 'Access/permission denied'],
+    ],
+  );
+  const ctld = parseScancelStderr(fixture('scancel-ctld-denied-24.11.5.stderr'));
+  assert.equal(ctld.failed.size, 0);
+  assert.match(ctld.general.join('\n'), /Unable to signal jobs: Operation not permitted/);
+  const noDb = parseScancelStderr(fixture('scancel-clusters-no-slurmdbd-24.11.5.stderr'));
+  assert.equal(noDb.failed.size, 0);
+  assert.equal(noDb.general.length, 2, 'the two error lines; the fatal line after them adds nothing');
+});
+
 /** A runner that answers each command from `answers` and records the argv. */
 function replay(answers: Record<string, Partial<ExecResult> & { fail?: number }>): {
   run: CommandRunner;
@@ -243,6 +337,31 @@ test('sweeper: 22.05 scancel exiting 210 for one denied job; the gone job is kil
   assert.equal(gone.outcome, 'success');
 });
 
+test('sweeper on 24.11.5: scancel exiting 210 (plain path, not exit 0) fails the denied jobs only', async () => {
+  const { run } = replay({ scancel: { fail: 210, stderr: fixture('scancel-denied-mixed-24.11.5.stderr') } });
+  const sweeper = createSlurmSweeper({ module: 'slurm', name: 'SlurmSweeper' }, ctx, { run });
+  const [denied, gone, done] = await sweeper.killWorkers([
+    worker(1, '10'),
+    worker(2, '999999'),
+    worker(3, '4'),
+  ]);
+  assert.equal(denied.outcome, 'temporaryFailure');
+  assert.match(denied.diag, /scancel 10: Access\/permission denied/);
+  assert.equal(gone.outcome, 'success');
+  assert.equal(done.outcome, 'temporaryFailure', 'denied, even though the job had ended');
+});
+
+test('sweeper on 24.11.5: the controller refusing the whole call fails every job', async () => {
+  const { run } = replay({ scancel: { fail: 1, stderr: fixture('scancel-ctld-denied-24.11.5.stderr') } });
+  const sweeper = createSlurmSweeper({ module: 'slurm', name: 'SlurmSweeper' }, ctx, { run });
+  const res = await sweeper.killWorkers([worker(1, '10'), worker(2, '4')]);
+  assert.deepEqual(
+    res.map((r) => r.outcome),
+    ['temporaryFailure', 'temporaryFailure'],
+  );
+  assert.match(res[1].diag, /Operation not permitted/);
+});
+
 test('sweeper: an error naming no job (bad -M) fails every job of that cluster', async () => {
   const { run, calls } = replay({
     scancel: { fail: 1, stderr: fixture('scancel-clusters-no-slurmdbd-22.05.8.stderr') },
@@ -285,21 +404,21 @@ test('sweeper and monitor: one call per cluster, -M only when the worker has a c
 });
 
 test('monitor: the same job id on two clusters gets each its own answer', async () => {
-  const lines = fixture('squeue-exit-pair-from-source-23.02.txt').split('\n');
-  const local = lines.find((l) => l.startsWith('10|')) as string; // FAILED 3:0
-  const alpha = lines.find((l) => l.startsWith('12|')) as string; // COMPLETED
+  const lines = fixture('squeue-24.11.5.txt').split('\n');
+  const local = lines.find((l) => l.startsWith('1|')) as string; // FAILED 3:0
+  const alpha = lines.find((l) => l.startsWith('4|')) as string; // COMPLETED 0:0
   const run: CommandRunner = async (command, args) => ({
     command,
     args,
     exitCode: 0,
-    stdout: args[0] === '-M' ? alpha.replace(/^12\|/, '10|') : local,
+    stdout: args[0] === '-M' ? alpha.replace(/^4\|/, '1|') : local,
     stderr: '',
     durationMs: 1,
   });
   const monitor = createSlurmMonitor({ module: 'slurm', name: 'SlurmMonitor' }, ctx, { run });
   const reply = await monitor.checkWorkers([
-    worker(1, '10'),
-    worker(2, '10', { submissionHost: 'login1,alpha' }),
+    worker(1, '1'),
+    worker(2, '1', { submissionHost: 'login1,alpha' }),
   ]);
   assert.deepEqual(
     reply.results.map((r) => r.status),

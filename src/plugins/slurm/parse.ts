@@ -156,7 +156,8 @@ function exitFromPair(code: number, signal: number): Pick<SlurmJobRecord, 'exitC
 /**
  * squeue's exit_code column (`-O exit_code`). Up to 22.05 it is the raw wait status printed with
  * `%d` (`768` = exit 3, `15` = SIGTERM; an unset status, NO_VAL, prints as `-2`). From 23.02
- * (SchedMD commit 93928b0743) it is `exit:signal` (`3:0`, `0:15`) and nothing when unset.
+ * (SchedMD commit 93928b0743) it is `exit:signal` (`3:0`, `0:15`; 24.11.5 prints `0:0` for a
+ * pending job) and nothing when unset.
  */
 export function parseSqueueExitCode(
   value: string,
@@ -451,9 +452,10 @@ export interface ScancelReport {
 }
 
 /**
- * scancel reports per-job errors on stderr and, from 24.05 (src/scancel/scancel.c
- * _ctld_signal_jobs returns SLURM_SUCCESS), still exits 0; before that a refused job made the exit
- * code non-zero. So stderr is read whatever the exit code.
+ * scancel reports per-job errors on stderr. Plain `scancel ID…` exits non-zero when a job is refused
+ * (210 = ESLURM_ACCESS_DENIED & 0xff, captured on 22.05.8 and 24.11.5); from 24.05 the controller
+ * path taken with -M, --ctld or SCANCEL_CTLD (src/scancel/scancel.c _ctld_signal_jobs returns
+ * SLURM_SUCCESS) exits 0 with the same per-job lines. So stderr is read whatever the exit code.
  */
 export function parseScancelStderr(stderr: string): ScancelReport {
   const failed = new Map<string, string>();

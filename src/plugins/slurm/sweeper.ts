@@ -46,7 +46,7 @@ export class SlurmSweeper implements Sweeper {
       let stderr: string;
       let callFailure: string | undefined;
       try {
-        // scancel exits 0 with per-job errors on stderr (24.05+): read stderr either way.
+        // scancel may exit 0 with per-job errors on stderr (24.05+ with -M): read stderr either way.
         stderr = (
           await this.run('scancel', [...slurmClusterArgs(cluster), ...chunk], {
             timeoutMs: this.options.commandTimeoutMs,
