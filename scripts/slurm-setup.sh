@@ -7,7 +7,8 @@
 #   3. munged, slurmctld, slurmd started if not running (as root: no systemd on these machines)
 #   4. wait (bounded) until sinfo shows this node usable
 #
-# Must run as root on Debian 12. See /work/shared/reference/machine-notes.md for why the
+# Must run as root on Debian 12 (Slurm 22.05) or 13 (Slurm 24.11; run unchanged in a trixie chroot,
+# test/fixtures/slurm/README.md). See /work/shared/reference/machine-notes.md for why the
 # configuration looks like this (proctrack/linuxproc and task/none: no cgroups, no systemd).
 #
 # Environment:

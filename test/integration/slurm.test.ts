@@ -114,7 +114,10 @@ test('50 workers through real Slurm: submit, idempotent retry, fail, cancel, tim
   for (const [i, r] of submitted.entries()) {
     assert.equal(r.outcome, 'success', `worker ${i + 1}: ${r.diag}`);
     assert.match(r.batchID ?? '', /^\d+$/);
+    // A single-cluster site: sbatch names no cluster, so none rides in submissionHost.
+    assert.ok(r.submissionHost && !r.submissionHost.includes(','), `submissionHost ${r.submissionHost}`);
     workers[i].batchID = r.batchID;
+    workers[i].submissionHost = r.submissionHost;
     workers[i].submitTime = new Date().toISOString();
     workers[i].status = 'submitted';
   }
@@ -248,6 +251,29 @@ test('50 workers through real Slurm: submit, idempotent retry, fail, cancel, tim
   const swept = await sweeper.sweepWorker(workers[CANCEL_ID - 1]);
   assert.equal(swept.outcome, 'success', swept.diag);
   assert.ok(!existsSync(ap));
+});
+
+test('-M only with a known cluster: none on this single-cluster site; a cluster Slurm does not know fails loudly', async () => {
+  const counter = countingRunner();
+  const monitor = createSlurmMonitor({ module: 'slurm', name: 'SlurmMonitor', jobCompLoc: JOBCOMP }, ctx, {
+    run: counter.run,
+  });
+  const sweeper = createSlurmSweeper({ module: 'slurm', name: 'SlurmSweeper' }, ctx, { run: counter.run });
+  const local = { ...makeWorker(9001), batchID: '999999', submissionHost: 'login1' };
+  const elsewhere = { ...makeWorker(9002), batchID: '999998', submissionHost: 'login1,nosuchcluster' };
+  const reply = await monitor.checkWorkers([local]);
+  assert.equal(reply.ok, true, reply.diag);
+  assert.ok(!counter.calls.some((c) => c.args.includes('-M')), 'no -M without a cluster');
+  // Real squeue/scancel with -M for a cluster this site lacks (no slurmdbd here): the query fails
+  // ({ok:false}) and the kill is not taken as done.
+  const remote = await monitor.checkWorkers([elsewhere]);
+  assert.equal(remote.ok, false);
+  assert.match(remote.diag, /cluster nosuchcluster/);
+  const [killed] = await sweeper.killWorkers([elsewhere]);
+  assert.equal(killed.outcome, 'temporaryFailure');
+  assert.match(killed.diag, /nosuchcluster/);
+  const last = counter.calls.at(-1);
+  assert.deepEqual(last?.args.slice(0, 2), ['-M', 'nosuchcluster']);
 });
 
 test('a failing squeue is {ok:false}, never an empty success', async () => {

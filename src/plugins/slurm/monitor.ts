@@ -1,6 +1,6 @@
 /**
  * SlurmMonitor (Harvester: slurm_monitor.SlurmMonitor, but bulk): ONE squeue call per checkWorkers
- * for all the workers, then the job history (jobcomp file and/or sacct) for the ones squeue no
+ * and Slurm cluster (`-M`, from the worker's submissionHost) for all the workers, then the job history (jobcomp file and/or sacct) for the ones squeue no
  * longer lists. The I/O is in checkWorkers; mapOneWorker is the pure per-worker decision
  * (Harvester's htcondor_monitor split).
  *
@@ -14,12 +14,16 @@ import { booleanParam, numberParam, optionalString } from '../common/params';
 import { CommandError, type CommandRunner, runCommand } from '../exec';
 import type { CheckResult, CheckWorkersReply, Monitor, PluginContext, PluginParams } from '../types';
 import {
+  groupByCluster,
   parseSacct,
   parseSqueue,
   SACCT_FORMAT,
   SLURM_STATE_MAP,
   type SlurmJobRecord,
   SQUEUE_FORMAT,
+  slurmClusterArgs,
+  slurmClusterOf,
+  slurmQueryEnv,
   slurmStateDiag,
 } from './parse';
 import { readJobComp, type SlurmDeps } from './submitter';
@@ -111,14 +115,16 @@ export class SlurmMonitor implements Monitor {
     this.run = deps.run ?? runCommand;
   }
 
-  /** One squeue for every job id; an empty map when there are none. Throws on failure. */
-  private async squeue(jobIds: string[]): Promise<Map<string, SlurmJobRecord>> {
+  /** One squeue for every job id of one cluster; an empty map when there are none. Throws on failure. */
+  private async squeue(cluster: string | undefined, jobIds: string[]): Promise<Map<string, SlurmJobRecord>> {
     const out = new Map<string, SlurmJobRecord>();
     for (const ids of chunkByLength(jobIds)) {
       try {
-        const res = await this.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-O', SQUEUE_FORMAT], {
-          timeoutMs: this.options.commandTimeoutMs,
-        });
+        const res = await this.run(
+          'squeue',
+          [...slurmClusterArgs(cluster), '-h', '-t', 'all', '-j', ids.join(','), '-O', SQUEUE_FORMAT],
+          { timeoutMs: this.options.commandTimeoutMs, env: slurmQueryEnv() },
+        );
         for (const r of parseSqueue(res.stdout)) out.set(r.jobId, r);
       } catch (err) {
         if (
@@ -135,8 +141,15 @@ export class SlurmMonitor implements Monitor {
     return out;
   }
 
-  /** jobcomp file and/or sacct for ids squeue did not list. Returns the records and a note on failure. */
-  private async history(jobIds: string[]): Promise<{ records: Map<string, SlurmJobRecord>; note?: string }> {
+  /**
+   * jobcomp file and/or sacct for ids of one cluster squeue did not list. Returns the records and a
+   * note on failure. The jobcomp file is the local slurmctld's: a record answers for a worker of
+   * another cluster only when its Cluster= says that cluster.
+   */
+  private async history(
+    cluster: string | undefined,
+    jobIds: string[],
+  ): Promise<{ records: Map<string, SlurmJobRecord>; note?: string }> {
     const records = new Map<string, SlurmJobRecord>();
     const notes: string[] = [];
     if (this.options.jobCompLoc) {
@@ -144,7 +157,7 @@ export class SlurmMonitor implements Monitor {
         const all = await readJobComp(this.options.jobCompLoc);
         for (const id of jobIds) {
           const r = all.get(id);
-          if (r) records.set(id, r);
+          if (r && (cluster === undefined || r.cluster === cluster)) records.set(id, r);
         }
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
@@ -157,10 +170,8 @@ export class SlurmMonitor implements Monitor {
         for (const ids of chunkByLength(rest)) {
           const res = await this.run(
             'sacct',
-            ['-n', '-P', '-X', '-j', ids.join(','), `--format=${SACCT_FORMAT}`],
-            {
-              timeoutMs: this.options.commandTimeoutMs,
-            },
+            [...slurmClusterArgs(cluster), '-n', '-P', '-X', '-j', ids.join(','), `--format=${SACCT_FORMAT}`],
+            { timeoutMs: this.options.commandTimeoutMs, env: slurmQueryEnv() },
           );
           for (const [id, r] of parseSacct(res.stdout)) records.set(id, r);
         }
@@ -174,24 +185,47 @@ export class SlurmMonitor implements Monitor {
   }
 
   async checkWorkers(workers: WorkSpec[]): Promise<CheckWorkersReply> {
-    const ids = [...new Set(workers.map((w) => w.batchID).filter((id): id is string => !!id))];
-    let live: Map<string, SlurmJobRecord>;
-    try {
-      live = ids.length > 0 ? await this.squeue(ids) : new Map();
-    } catch (err) {
-      return { ok: false, diag: `${PLUGIN}: ${errorText(err)}`, results: [] };
+    const clusterOf = new Map<number, string | undefined>();
+    const badRecord = new Map<number, string>();
+    for (const w of workers) {
+      try {
+        clusterOf.set(w.workerID, slurmClusterOf(w.submissionHost));
+      } catch (err) {
+        badRecord.set(w.workerID, `${PLUGIN}: ${errorText(err)}`);
+      }
     }
-    const missing = ids.filter((id) => !live.has(id));
-    const { records: past, note } =
-      missing.length > 0 ? await this.history(missing) : { records: new Map(), note: undefined };
+    const known = workers.filter((w) => w.batchID && !badRecord.has(w.workerID));
+    // key: cluster ('' = local) + '\n' + batch id: the same job id can exist on two clusters.
+    const found = new Map<string, SlurmJobRecord>();
+    const notes = new Map<string, string | undefined>();
+    for (const [cluster, group] of groupByCluster(known, (w) => clusterOf.get(w.workerID))) {
+      const c = cluster === '' ? undefined : cluster;
+      const ids = [...new Set(group.map((w) => w.batchID as string))];
+      let live: Map<string, SlurmJobRecord>;
+      try {
+        live = await this.squeue(c, ids);
+      } catch (err) {
+        const where = c === undefined ? '' : ` (cluster ${c})`;
+        return { ok: false, diag: `${PLUGIN}${where}: ${errorText(err)}`, results: [] };
+      }
+      for (const [id, r] of live) found.set(`${cluster}\n${id}`, r);
+      const missing = ids.filter((id) => !live.has(id));
+      if (missing.length === 0) continue;
+      const { records, note } = await this.history(c, missing);
+      for (const [id, r] of records) found.set(`${cluster}\n${id}`, r);
+      notes.set(cluster, note);
+    }
     const now = this.ctx.now?.() ?? new Date();
-    const results = workers.map((w) => {
-      const record = w.batchID ? (live.get(w.batchID) ?? past.get(w.batchID)) : undefined;
+    const results = workers.map((w): CheckResult => {
+      const bad = badRecord.get(w.workerID);
+      if (bad !== undefined) return { status: null, diag: bad };
+      const cluster = clusterOf.get(w.workerID) ?? '';
+      const record = w.batchID ? found.get(`${cluster}\n${w.batchID}`) : undefined;
       return mapOneWorker(w, record, {
         cancelUnknown: this.options.cancelUnknown,
         unknownGraceSeconds: this.options.unknownGraceSeconds,
         now,
-        historyNote: note,
+        historyNote: notes.get(cluster),
       });
     });
     return { ok: true, diag: '', results };

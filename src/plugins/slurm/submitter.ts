@@ -19,7 +19,17 @@ import { numberParam, optionalNumber, optionalString, stringListParam } from '..
 import { expandPlaceholders, workerPlaceholders } from '../common/template';
 import { CommandError, type CommandRunner, runCommand } from '../exec';
 import type { PluginContext, PluginParams, SubmitResult, Submitter } from '../types';
-import { parseJobComp, parseSbatchParsable, parseSqueue, type SlurmJobRecord, SQUEUE_FORMAT } from './parse';
+import {
+  isSlurmClusterName,
+  parseJobComp,
+  parseSbatchOutput,
+  parseSqueue,
+  type SlurmJobRecord,
+  SQUEUE_FORMAT,
+  slurmClusterArgs,
+  slurmQueryEnv,
+  slurmSubmissionHost,
+} from './parse';
 
 const PLUGIN = 'SlurmSubmitter';
 
@@ -38,6 +48,11 @@ export interface SlurmSubmitterOptions {
   /** Slurm partition (Harvester: localQueueName). */
   partition?: string;
   nCorePerNode?: number;
+  /**
+   * Slurm cluster to submit to on a multi-cluster site (sbatch/squeue `-M`). The monitor and
+   * sweeper take it from each worker's record, so workers submitted before a change keep theirs.
+   */
+  cluster?: string;
   /** Extra sbatch arguments, one array element per argument. */
   sbatchArgs: string[];
   /** jobcomp/filetxt file, to find jobs of a retried submit that have already left squeue. */
@@ -55,14 +70,26 @@ export function slurmSubmitterOptions(params: PluginParams): SlurmSubmitterOptio
       `${PLUGIN}: set "templateFile" (path of the batch script template) in the submitter section`,
     );
   }
+  const cluster = optionalString(params, PLUGIN, 'cluster');
+  if (cluster !== undefined && !isSlurmClusterName(cluster))
+    throw new Error(`${PLUGIN}: "cluster" ${JSON.stringify(cluster)} is not a Slurm cluster name`);
+  const sbatchArgs = stringListParam(params, PLUGIN, 'sbatchArgs');
+  const clusterArg = sbatchArgs.find((a) => a === '-M' || /^(-M.|--clusters?(=|$))/.test(a));
+  if (clusterArg !== undefined) {
+    // The cluster must also reach squeue, sacct and scancel: it is a parameter of its own.
+    throw new Error(
+      `${PLUGIN}: "sbatchArgs" contains ${JSON.stringify(clusterArg)}; set "cluster" instead so the monitor and sweeper use the same cluster`,
+    );
+  }
   return {
     templateFile,
     template,
+    cluster,
     accessPoint: optionalString(params, PLUGIN, 'accessPoint'),
     partition:
       optionalString(params, PLUGIN, 'partition') ?? optionalString(params, PLUGIN, 'localQueueName'),
     nCorePerNode: optionalNumber(params, PLUGIN, 'nCorePerNode'),
-    sbatchArgs: stringListParam(params, PLUGIN, 'sbatchArgs'),
+    sbatchArgs,
     jobCompLoc: optionalString(params, PLUGIN, 'jobCompLoc'),
     nProcesses: numberParam(params, PLUGIN, 'nProcesses', 8),
     commandTimeoutMs: numberParam(params, PLUGIN, 'commandTimeout', 60) * 1000,
@@ -133,16 +160,23 @@ export class SlurmSubmitter implements Submitter {
     for (const names of chunkByLength([...byName.keys()])) {
       const res = await this.run(
         'squeue',
-        ['-h', '-t', 'all', `--name=${names.join(',')}`, '-O', SQUEUE_FORMAT],
-        {
-          timeoutMs: this.options.commandTimeoutMs,
-        },
+        [
+          ...slurmClusterArgs(this.options.cluster),
+          '-h',
+          '-t',
+          'all',
+          `--name=${names.join(',')}`,
+          '-O',
+          SQUEUE_FORMAT,
+        ],
+        { timeoutMs: this.options.commandTimeoutMs, env: slurmQueryEnv() },
       );
       for (const r of parseSqueue(res.stdout)) keep(r);
     }
     if (this.options.jobCompLoc && found.size < byName.size) {
       try {
-        for (const r of (await readJobComp(this.options.jobCompLoc)).values()) keep(r);
+        for (const r of (await readJobComp(this.options.jobCompLoc)).values())
+          if (this.options.cluster === undefined || r.cluster === this.options.cluster) keep(r);
       } catch (err) {
         // No file yet = no job has ended yet; anything else must not be mistaken for "not submitted".
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -153,7 +187,11 @@ export class SlurmSubmitter implements Submitter {
       const w = byName.get(name) as WorkSpec;
       out.set(
         w.workerID,
-        this.successResult(w, record.jobId, `found existing Slurm job ${record.jobId} (${record.state})`),
+        this.successResult(
+          w,
+          { jobId: record.jobId, cluster: this.options.cluster },
+          `found existing Slurm job ${record.jobId} (${record.state})`,
+        ),
       );
     }
     return out;
@@ -190,7 +228,7 @@ export class SlurmSubmitter implements Submitter {
     };
   }
 
-  private successResult(w: WorkSpec, jobId: string, diag = ''): SubmitResult {
+  private successResult(w: WorkSpec, job: { jobId: string; cluster?: string }, diag = ''): SubmitResult {
     let logFiles: SubmitResult['logFiles'];
     try {
       const ap = workerAccessPoint(w, this.options.accessPoint, PLUGIN);
@@ -201,8 +239,9 @@ export class SlurmSubmitter implements Submitter {
     return {
       outcome: 'success',
       diag,
-      batchID: jobId,
-      submissionHost: hostname(),
+      // batchID is the Slurm job id alone (PanDA's batchID); the cluster travels in submissionHost.
+      batchID: job.jobId,
+      submissionHost: slurmSubmissionHost(hostname(), job.cluster),
       queueName: this.options.partition,
       logFiles,
     };
@@ -236,10 +275,11 @@ export class SlurmSubmitter implements Submitter {
       `--error=${logs.stderr}`,
     ];
     if (this.options.partition) args.push(`--partition=${this.options.partition}`);
+    if (this.options.cluster) args.push(`--clusters=${this.options.cluster}`);
     args.push(...this.options.sbatchArgs, script);
+    let stdout: string;
     try {
-      const res = await this.run('sbatch', args, { timeoutMs: this.options.commandTimeoutMs });
-      return this.successResult(w, parseSbatchParsable(res.stdout));
+      stdout = (await this.run('sbatch', args, { timeoutMs: this.options.commandTimeoutMs })).stdout;
     } catch (err) {
       // sbatch saying no (bad option, partition, limits) is temporary for Harvester too: the worker
       // goes to `missed` and the next cycle makes a new one; a timeout may even have submitted it,
@@ -247,6 +287,15 @@ export class SlurmSubmitter implements Submitter {
       const diag = err instanceof CommandError ? err.message : errorText(err);
       return { outcome: 'temporaryFailure', diag: `${PLUGIN}: worker ${w.workerID}: ${diag}` };
     }
+    let ack: ReturnType<typeof parseSbatchOutput>;
+    try {
+      ack = parseSbatchOutput(stdout);
+    } catch (err) {
+      // sbatch exited 0 but said something we cannot read: a job may exist. Temporary, so the
+      // retry's name lookup finds it rather than a second job being made blind.
+      return { outcome: 'temporaryFailure', diag: `${PLUGIN}: worker ${w.workerID}: ${errorText(err)}` };
+    }
+    return this.successResult(w, { jobId: ack.jobId, cluster: ack.cluster ?? this.options.cluster });
   }
 }
 
