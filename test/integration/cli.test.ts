@@ -16,13 +16,15 @@ import { loadMigrations } from '../../src/db/migrate';
 import { PROJECT_ROOT, TEMPORAL_CLI } from '../../temporal/devServer';
 import { accessPointUnder, dummyQueueConfig } from '../helpers/dummyQueue';
 import { testDatabaseUrl, testTemporalAddress } from '../helpers/env';
+import { freePort } from '../helpers/freePort';
 import { eventually } from '../helpers/stack';
 import { testClient, uniqueName } from '../helpers/temporal';
 
 const QUEUE = 'CLI_DUMMY';
 const harvesterID = uniqueName('cli');
 const taskQueue = uniqueName('cli-tq');
-const metricsPort = 19464 + Math.floor(Math.random() * 500);
+/** Picked in before(): the worker's metrics endpoint cannot bind port 0 and say which it got. */
+let metricsPort: number;
 let scratch: string;
 let workerProcess: ChildProcess;
 let workerLog = '';
@@ -62,6 +64,7 @@ function json<T>(...args: string[]): T {
 }
 
 before(async () => {
+  metricsPort = await freePort();
   scratch = mkdtempSync(join(tmpdir(), 'harvester-cli-'));
   writeFileSync(
     join(scratch, 'queueconfig.json'),

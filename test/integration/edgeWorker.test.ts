@@ -31,6 +31,8 @@ const edgeTaskQueue = uniqueName('edge-site');
 
 let stack: TestStack;
 const edges: ChildProcess[] = [];
+/** What the edge processes printed (warn level and up): named in a failure, and the pipe is drained. */
+let edgeLog = '';
 
 function startEdge(): ChildProcess {
   const child = spawn(
@@ -41,8 +43,36 @@ function startEdge(): ChildProcess {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  child.stderr?.on('data', (d) => {
+    edgeLog = `${edgeLog}[edge ${child.pid}] ${d}`.slice(-4000);
+  });
   edges.push(child);
   return child;
+}
+
+/**
+ * `promise`, or a failure naming the step that did not finish in `ms` (a hung step would otherwise
+ * only show as the whole file's 10-minute timeout, with nothing said about where it stood).
+ */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not done within ${ms} ms; edge log:\n${edgeLog || '(empty)'}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when the process has exited, also when it already had. */
+function exited(child: ChildProcess): Promise<unknown> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', r));
 }
 
 before(async () => {
@@ -83,27 +113,36 @@ async function finishedWorkers(): Promise<number[]> {
 test('the edge process does every batch command; a killed edge loses nothing and makes no duplicate job', async () => {
   const edge = startEdge();
   const queueId = queueWorkflowId(stack.harvesterID, QUEUE);
-  await stack.client.workflow.start('queueWorkflow', {
-    taskQueue: stack.taskQueue,
-    workflowId: queueId,
-    args: [
-      {
-        harvesterID: stack.harvesterID,
-        queueName: QUEUE,
-        settings: {
-          submitterIntervalSeconds: 1,
-          monitorIntervalSeconds: 1,
-          maxConsecutiveMonitorFailures: 1000,
-          autoResumeAfterMonitorRecovery: true,
+  await within(
+    30000,
+    'starting the queue workflow',
+    stack.client.workflow.start('queueWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: queueId,
+      args: [
+        {
+          harvesterID: stack.harvesterID,
+          queueName: QUEUE,
+          settings: {
+            submitterIntervalSeconds: 1,
+            monitorIntervalSeconds: 1,
+            maxConsecutiveMonitorFailures: 1000,
+            autoResumeAfterMonitorRecovery: true,
+          },
         },
-      },
-    ],
-  });
-  await eventually('first workers finished', async () => (await finishedWorkers()).length >= 2, 60000);
+      ],
+    }),
+  );
+  await within(
+    90000,
+    'waiting for the first finished workers',
+    eventually('first workers finished', async () => (await finishedWorkers()).length >= 2, 60000),
+  );
 
   // Kill the edge hard, in the middle of the queue's life: workers are submitted, running, queued.
+  assert.equal(edge.exitCode, null, `the edge ended by itself before the kill; edge log:\n${edgeLog}`);
   edge.kill('SIGKILL');
-  await new Promise((r) => edge.once('exit', r));
+  await within(30000, 'the SIGKILLed edge to exit', exited(edge));
   const finishedAtKill = (await finishedWorkers()).length;
   await new Promise((r) => setTimeout(r, 3000));
   const restarted = startEdge();
@@ -114,7 +153,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
   );
 
   await stack.client.workflow.getHandle(queueId).signal(stopQueueSignal, { reason: 'test over' });
-  await stack.client.workflow.getHandle(queueId).result();
+  await within(60000, 'the queue workflow to stop', stack.client.workflow.getHandle(queueId).result());
 
   // 1. every plugin activity ran in an edge process, none in the central worker.
   const edgeIdentities = new Set([`${edge.pid}@`, `${restarted.pid}@`]);

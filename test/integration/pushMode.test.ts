@@ -271,16 +271,25 @@ test('a PanDA job is fetched, bound to a new worker, fed to the pilot and finish
 
 test('a push queue with no activated jobs starts no workers', async () => {
   const queue = await startQueue(EMPTY);
-  await eventually(
-    'three submitter cycles',
+  // A cycle that planned: the queue runs and its counts are known (else nothing is even tried).
+  const planned = (s: QueueWorkflowState) =>
+    s.mode === 'running' && s.countsKnown && !s.lastSubmitCycle?.explanation.startsWith('no submission');
+  const first = await eventually(
+    'a submitter cycle that planned',
     async () => {
       const s = (await queue.query(queueStateQuery)) as QueueWorkflowState;
-      return s.lastSubmitCycle && Date.parse(s.lastSubmitCycle.at) > Date.now() - 500 ? s : undefined;
+      return planned(s) ? s : undefined;
     },
-    20000,
+    30000,
   );
-  await new Promise((r) => setTimeout(r, 3000));
-  const s = (await queue.query(queueStateQuery)) as QueueWorkflowState;
+  const s = await eventually(
+    `three more submitter cycles after cycle ${first.totals.submitCycles}`,
+    async () => {
+      const st = (await queue.query(queueStateQuery)) as QueueWorkflowState;
+      return st.totals.submitCycles >= first.totals.submitCycles + 3 && planned(st) ? st : undefined;
+    },
+    30000,
+  );
   assert.equal(s.totals.workersStarted, 0);
   assert.equal(await workersEver(EMPTY), 0);
 });

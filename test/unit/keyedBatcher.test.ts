@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { afterEach, beforeEach, mock, test } from 'node:test';
 import { KeyedBatcher } from '../../src/util/keyedBatcher';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The batcher's windows are timers: a mocked clock moves them exactly, so a loaded machine whose
+// event loop stalls for 100 ms cannot turn "a gap shorter than idleMs" into a longer one.
+beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+afterEach(() => mock.timers.reset());
 
 test('a burst with short gaps is one call; at most maxItems per call', async () => {
   const calls: number[][] = [];
@@ -18,8 +21,14 @@ test('a burst with short gaps is one call; at most maxItems per call', async () 
   const results: Promise<number>[] = [];
   for (let i = 0; i < 150; i++) {
     results.push(b.add('Q', i));
-    if (i % 10 === 0) await sleep(20); // spread over ~300 ms, never idle for 100 ms
+    if (i % 10 === 0) mock.timers.tick(99); // spread over ~1.5 s, never idle for 100 ms
   }
+  assert.deepEqual(
+    calls.map((c) => c.length),
+    [100],
+    'the first 100 went out at maxItems, the rest wait',
+  );
+  mock.timers.tick(100);
   assert.deepEqual(
     await Promise.all(results),
     Array.from({ length: 150 }, (_, i) => i * 2),
@@ -41,10 +50,12 @@ test('a lone item is flushed after the idle gap, not the whole window; keys are 
       return items;
     },
   });
-  const t0 = Date.now();
-  await Promise.all([b.add('A', 1), b.add('B', 2), b.add('A', 3)]);
-  assert.ok(Date.now() - t0 < 1000);
-  assert.deepEqual(calls.sort(), ['A:2', 'B:1']);
+  const done = Promise.all([b.add('A', 1), b.add('B', 2), b.add('A', 3)]);
+  mock.timers.tick(49);
+  assert.deepEqual(calls, [], 'nothing before the idle gap');
+  mock.timers.tick(1);
+  assert.deepEqual(calls.sort(), ['A:2', 'B:1'], 'flushed at the idle gap, long before the 5 s window');
+  assert.deepEqual(await done, [1, 2, 3]);
 });
 
 test('a failed bulk call fails every caller of that batch', async () => {
@@ -55,5 +66,7 @@ test('a failed bulk call fails every caller of that batch', async () => {
       throw new Error('PanDA down');
     },
   });
-  await assert.rejects(Promise.all([b.add('Q', 1), b.add('Q', 2)]), /PanDA down/);
+  const both = Promise.all([b.add('Q', 1), b.add('Q', 2)]);
+  mock.timers.tick(25); // the default idle gap, a quarter of the window
+  await assert.rejects(both, /PanDA down/);
 });
