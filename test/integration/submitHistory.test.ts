@@ -33,11 +33,19 @@ import { eventually, startTestStack, type TestStack } from '../helpers/stack';
 import { uniqueName } from '../helpers/temporal';
 
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
-const SIZES = [100, 300] as const;
-const SIZED = {
-  central: (n: number) => `S_C${n}_${RUN}`,
-  edge: (n: number) => `S_E${n}_${RUN}`,
+/** Where a queue's plugins run, and whether it is a push queue (the jobs' descriptions go to the edge too). */
+const KINDS = ['central', 'edge', 'centralPush', 'edgePush'] as const;
+type Kind = (typeof KINDS)[number];
+const isEdge = (k: Kind) => k === 'edge' || k === 'edgePush';
+const isPush = (k: Kind) => k === 'centralPush' || k === 'edgePush';
+/** New workers per cycle measured: pull queues at 100 and 300, push queues (a PanDA job each) at 50 and 150. */
+const SIZES: Record<Kind, readonly [number, number]> = {
+  central: [100, 300],
+  edge: [100, 300],
+  centralPush: [50, 150],
+  edgePush: [50, 150],
 };
+const nameOf = (k: Kind, n: number) => `S_${k.toUpperCase()}${n}_${RUN}`;
 const Q = {
   /** The bulk call makes the batch jobs, then dies once: the retry must find them. */
   RETRY: `S_RETRY_${RUN}`,
@@ -99,19 +107,19 @@ before(async () => {
   stack = await startTestStack({
     registry: faultyRegistry,
     queueConfig: (scratch) => {
-      const queue = (name: string, n: number, edge: boolean) =>
+      const queue = (name: string, n: number, edge: boolean, push = false) =>
         dummyQueueConfig(accessPointUnder(`${scratch}/${name}`), {
           nQueueLimitWorker: n,
           maxWorkers: n,
           maxNewWorkersPerCycle: n,
+          ...(push ? { mapType: 'OneToOne' } : {}),
           ...(edge ? { temporal: { taskQueue: edgeTaskQueue } } : {}),
         });
       return {
         ...Object.fromEntries(
-          SIZES.flatMap((n) => [
-            [SIZED.central(n), queue(SIZED.central(n), n, false)],
-            [SIZED.edge(n), queue(SIZED.edge(n), n, true)],
-          ]),
+          KINDS.flatMap((k) =>
+            SIZES[k].map((n) => [nameOf(k, n), queue(nameOf(k, n), n, isEdge(k), isPush(k))]),
+          ),
         ),
         [Q.RETRY]: queue(Q.RETRY, FAULTY_SIZE, false),
         [Q.FAIL]: queue(Q.FAIL, FAULTY_SIZE, false),
@@ -119,9 +127,8 @@ before(async () => {
       };
     },
   });
-  for (const n of SIZES)
-    for (const name of [SIZED.central(n), SIZED.edge(n)])
-      stack.sim.control.addJobs(n + 10, { computingSite: name });
+  for (const k of KINDS)
+    for (const n of SIZES[k]) stack.sim.control.addJobs(n + 10, { computingSite: nameOf(k, n) });
   for (const name of Object.values(Q)) stack.sim.control.addJobs(FAULTY_SIZE + 10, { computingSite: name });
 });
 
@@ -257,43 +264,63 @@ test("a submitter cycle's history is small and proportional to its new workers: 
     }),
   });
   const edgeRun = edge.run();
-  const names = SIZES.flatMap((n) => [SIZED.central(n), SIZED.edge(n)]);
+  const names = KINDS.flatMap((k) => SIZES[k].map((n) => nameOf(k, n)));
   try {
     for (const name of names) await startQueue(name);
-    const figures: Record<string, number> = {};
-    for (const where of ['central', 'edge'] as const) {
-      for (const n of SIZES) {
-        const name = SIZED[where](n);
-        const s = await waitStarted(name, n);
+    const figures = new Map<string, number>();
+    for (const k of KINDS) {
+      for (const n of SIZES[k]) {
+        const name = nameOf(k, n);
+        const s = await waitStarted(name, n, 240000);
         assert.equal(s.totals.workersStarted, n, `${name}: ${s.lastSubmitCycle?.explanation}`);
         const { bytes, activities } = await bytesOfSubmitCycle(queueWorkflowId(stack.harvesterID, name));
-        figures[`${where}${n}`] = bytes;
+        figures.set(name, bytes);
         t.diagnostic(
           `${name}: ${bytes} bytes of history for a cycle of ${n} new workers (${activities.join(', ')})`,
         );
-        assert.ok(bytes <= budget(n), `${name}: ${bytes} bytes, over ${budget(n)}`);
-        const expected =
-          where === 'central'
-            ? ['planSubmission', 'allocateWorkerIds', 'submitQueueWorkers']
-            : [
-                'planSubmission',
-                'allocateWorkerIds',
-                'submitQueueWorkers',
-                'submitPackedWorkers',
-                'startQueueWorkers',
-              ];
+        const expected = isEdge(k)
+          ? [
+              'planSubmission',
+              'allocateWorkerIds',
+              'submitQueueWorkers',
+              'submitPackedWorkers',
+              'startQueueWorkers',
+            ]
+          : ['planSubmission', 'allocateWorkerIds', 'submitQueueWorkers'];
         assert.deepEqual(activities, expected, `${name}: the cycle's steps`);
         await assertOneJobEach(name, n);
+        // Push mode: each worker has its job, in its access point.
+        if (isPush(k)) {
+          const { rows } = await stack.db.query<{ n: number }>(
+            'SELECT count(DISTINCT jw.worker_id)::int AS n FROM job_workers jw JOIN workers w USING (worker_id) WHERE w.computing_site = $1',
+            [name],
+          );
+          assert.equal(rows[0].n, n, `${name}: every worker bound to its job`);
+        }
       }
     }
     const old = oldBytesPerWorker();
-    const perWorker = (where: 'central' | 'edge') => (figures[`${where}300`] - figures[`${where}100`]) / 200;
+    const perWorker = (k: Kind) => {
+      const [small, big] = SIZES[k];
+      return (figures.get(nameOf(k, big))! - figures.get(nameOf(k, small))!) / (big - small);
+    };
     t.diagnostic(
-      `bytes per new worker: central ${perWorker('central').toFixed(1)}, edge ${perWorker('edge').toFixed(1)}; the old sequence ${old.perWorker.toFixed(0)} (fixture, ${old.workers} workers)`,
+      `bytes per new worker: ${KINDS.map((k) => `${k} ${perWorker(k).toFixed(1)}`).join(', ')}; the old sequence ${old.perWorker.toFixed(0)} (fixture, ${old.workers} pull workers)`,
     );
-    // allocateWorkerIds' list of ids (the one part left that grows with the workers) and the edge's packed specs.
-    assert.ok(perWorker('central') <= 16, `central: ${perWorker('central')} bytes per new worker`);
-    assert.ok(perWorker('edge') <= 300, `edge: ${perWorker('edge')} bytes per new worker`);
+    for (const k of KINDS) {
+      const [small, big] = SIZES[k];
+      for (const n of [small, big]) {
+        const bytes = figures.get(nameOf(k, n))!;
+        assert.ok(bytes <= budget(n), `${nameOf(k, n)}: ${bytes} bytes, over ${budget(n)}`);
+      }
+    }
+    // Central: only allocateWorkerIds' list of ids grows with the workers (a few bytes each).
+    for (const k of ['central', 'centralPush'] as const)
+      assert.ok(perWorker(k) <= 16, `${k}: ${perWorker(k)} bytes per new worker`);
+    // Edge: the packed specs (the common part once; push mode: with the job descriptions the edge
+    // writes for the pilots) and the packed outcomes.
+    for (const k of ['edge', 'edgePush'] as const)
+      assert.ok(perWorker(k) <= 300, `${k}: ${perWorker(k)} bytes per new worker`);
     assert.ok(
       perWorker('edge') * 4 < old.perWorker,
       `edge ${perWorker('edge')} vs old ${old.perWorker} bytes per worker`,
