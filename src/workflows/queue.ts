@@ -207,9 +207,9 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   s.edgeMirrors ??= {};
   s.totals.edgeResyncs ??= 0;
   /**
-   * True while a submitter cycle is between its plan and the end of startWorkers. Pause and drain
-   * wait for it: a cycle already under way would otherwise start workers after the operator was
-   * told the queue is paused (the update returned before the in-flight startWorkers finished).
+   * True while a submitter cycle is between its plan and the end of its lifecycle starts. Pause and
+   * drain wait for it: a cycle already under way would otherwise start workers after the operator
+   * was told the queue is paused (the update returned before the in-flight starts finished).
    */
   let submitting = false;
 
