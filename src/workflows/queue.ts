@@ -26,7 +26,7 @@ import {
 } from '@temporalio/workflow';
 import type { PackedOutcomes, SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
-import type { QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
+import type { QueueCentralActivities, SubmissionPlan, SubmitQueueStep } from '../activities/queueCentral';
 import { idRanges } from '../core/compactRecords';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
 import {
@@ -418,23 +418,24 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
    */
   async function submitWorkers(plan: SubmissionPlan, ids: number[]): Promise<number> {
     if (!patched(SUBMIT_IN_ONE_ACTIVITY)) return submitWorkersV1(plan, ids);
-    const step = { harvesterID, queueName, configID: plan.configID, ids: idRanges(ids) };
-    let prepared: Awaited<ReturnType<QueueCentralActivities['submitQueueWorkers']>>;
+    // The ids as ranges: a few numbers for the cycle's 1,000 ids (core/compactRecords).
+    const workers = { harvesterID, queueName, configID: plan.configID, ids: idRanges(ids) };
+    let step: SubmitQueueStep;
     try {
-      prepared = await submitStep.submitQueueWorkers({ ...step, rows: plan.rows });
+      step = await submitStep.submitQueueWorkers({ ...workers, rows: plan.rows });
     } catch (err) {
       const submitError = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
       log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
-      return (await recordSubmitted.startQueueWorkers({ ...step, submitError })).started;
+      return (await recordSubmitted.startQueueWorkers({ ...workers, submitError })).started;
     }
-    if ('done' in prepared) return prepared.done.started;
-    const plugin = pluginActivities(prepared.edge.taskQueue, '10 minutes', {
+    if ('done' in step) return step.done.started;
+    const plugin = pluginActivities(step.edge.taskQueue, '10 minutes', {
       maximumAttempts: 3,
       nonRetryableErrorTypes: ['PluginConfigError'],
     });
     const outcomes: PackedOutcomes[] = [];
     let submitError: string | undefined;
-    for (const submission of prepared.edge.submissions) {
+    for (const submission of step.edge.submissions) {
       try {
         outcomes.push(await plugin.submitPackedWorkers({ harvesterID, queueName, submission }));
       } catch (err) {
@@ -443,7 +444,7 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
         log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
       }
     }
-    return (await recordSubmitted.startQueueWorkers({ ...step, outcomes, submitError })).started;
+    return (await recordSubmitted.startQueueWorkers({ ...workers, outcomes, submitError })).started;
   }
 
   /** The submission sequence of before SUBMIT_IN_ONE_ACTIVITY, for histories that hold it. */
