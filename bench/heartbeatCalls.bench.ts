@@ -8,7 +8,7 @@
  * turns the reports that arrive together into one call. We count what the PanDA simulator receives.
  *
  * Set-up: the bench dev server, 1,000 lifecycles started directly (pending rows + workflow start, as
- * the queue's startWorkers activity does) on the dummy plugin, each signalled `running` the way the
+ * the queue's submitQueueWorkers activity does) on the dummy plugin, each signalled `running` the way the
  * queue monitor does; the heartbeat period is scaled down from 1800 s to 20 s (the tick, a tenth of
  * the period, scales with it) so several periods fit in a bounded run. The report batcher keeps its
  * production window (1.5 s) and the worker its production activity concurrency (SDK default 100).

@@ -2,7 +2,7 @@
  * Sustained worker lifecycles per second, through the product's own path on the dev server.
  *
  * One real queue workflow on the dummy plugins does everything the way production does: its
- * submitter cycle (adjuster → worker rows → ONE bulk submitWorkers call → lifecycles started past
+ * submitter cycle (adjuster → worker rows → ONE bulk submit_workers call → lifecycles started past
  * their submit step), its monitor cycle (ONE checkWorkers call for all live workers → signals to the
  * changed ones), and each worker's lifecycle (report of every change to the PanDA simulator over
  * HTTP, final report, sweep, complete; keep hours 0). The dummy jobs start running 1 s after

@@ -2,7 +2,7 @@
  * Memory of the central worker with many live workers: N lifecycles (default 20,000) that are
  * submitted and waiting for their next event, as a busy site's queued pilots are.
  *
- * Each lifecycle is started as the queue's startWorkers activity starts it after a bulk submission
+ * Each lifecycle is started as the queue's submitQueueWorkers activity starts it after a bulk submission
  * (with its submission outcome, so no batch system is involved), records and reports `submitted`
  * (a local activity, batched to the PanDA simulator over HTTP) and then sleeps on its timers. The
  * worker keeps at most maxCachedWorkflows (2,000) of them in memory; the rest are evicted and cost

@@ -9,9 +9,10 @@
  *              as the instance workflow starts it) for a Slurm pull queue whose limits let ONE
  *              submitter cycle submit all N workers (nQueueLimitWorker = maxWorkers =
  *              maxNewWorkersPerCycle = N, and N activated jobs in the PanDA simulator). Its cycle is
- *              planSubmission → allocateWorkerIds → prepareWorkers (pending rows) → ONE plugin
- *              activity submitWorkers (the SlurmSubmitter runs sbatch nProcesses at a time) →
- *              startWorkers (batch ids into the DB, then the lifecycles start past their submit).
+ *              planSubmission → allocateWorkerIds → ONE central activity submitQueueWorkers:
+ *              pending rows, ONE submit_workers call in process (the SlurmSubmitter runs sbatch
+ *              nProcesses at a time), batch ids into the DB, then the lifecycles start past their
+ *              submit.
  *              Timed from the moment the submitter cycle begins (planSubmission scheduled, from the
  *              queue's history) until the DB shows all N `submitted` with a batch id (polled every
  *              25 ms) → workers/s. The time from the workflow start (which includes the queue's
@@ -73,13 +74,9 @@ const N_PROCESSES = process.env.HARVESTER_BENCH_SLURM_NPROCESSES
 const SLURM_QUEUE = 'BENCH_SLURM_SUBMIT';
 const WARM_QUEUE = 'BENCH_SLURM_WARMUP';
 /** The submitter cycle's activities, in order. */
-const CYCLE_STEPS = [
-  'planSubmission',
-  'allocateWorkerIds',
-  'prepareWorkers',
-  'submitWorkers',
-  'startWorkers',
-];
+const CYCLE_STEPS = ['planSubmission', 'allocateWorkerIds', 'submitQueueWorkers'];
+/** The step that prepares, submits, records and starts the lifecycles (the Slurm queue is central). */
+const SUBMIT_STEP = 'submitQueueWorkers';
 
 interface RawRun {
   seconds: number;
@@ -187,7 +184,7 @@ async function harvesterPhase(stack: SlurmStack, queueName: string, expected: nu
   }
   const end = Number.isNaN(doneAt) ? nowMs() : doneAt;
   const cpu = meter();
-  // The stop is handled once the running cycle (its startWorkers) is over: the history is then complete.
+  // The stop is handled once the running cycle (its submitQueueWorkers) is over: the history is then complete.
   await handle.signal(stopQueueSignal, { reason: 'bench phase over' });
   const final = await Promise.race([
     handle.result().catch(() => undefined),
@@ -298,8 +295,7 @@ function explain(stack: SlurmStack, run: HarvesterRun): string {
     prevEnd = a.completedMs;
   }
   lines.push(`between the steps (workflow task round trips): ${fmt(bd.between)} in all`);
-  const submit = steps.find((a) => a.name === 'submitWorkers');
-  const start = steps.find((a) => a.name === 'startWorkers');
+  const submit = steps.find((a) => a.name === SUBMIT_STEP);
   const sbatch = stack.log.of('sbatch', run.t0);
   const squeue = stack.log.of('squeue', run.t0);
   if (sbatch.length > 0) {
@@ -308,21 +304,21 @@ function explain(stack: SlurmStack, run: HarvesterRun): string {
     const each = sbatch.map((s) => s.endMs - s.startMs);
     const inFlight = maxInFlight(sbatch);
     lines.push(
-      `sbatch (inside submitWorkers): ${sbatch.length} calls from ${at(first)} to ${at(last)} (${((last - first) / 1000).toFixed(2)} s, ${(sbatch.length / ((last - first) / 1000)).toFixed(1)} calls/s), ${inFlight} at most in flight, each ${stats(each)}; submitWorkers started → first sbatch ${since(submit?.startedMs, first)}, last sbatch → submitWorkers completed ${since(last, submit?.completedMs)}`,
+      `sbatch (inside ${SUBMIT_STEP}): ${sbatch.length} calls from ${at(first)} to ${at(last)} (${((last - first) / 1000).toFixed(2)} s, ${(sbatch.length / ((last - first) / 1000)).toFixed(1)} calls/s), ${inFlight} at most in flight, each ${stats(each)}; ${SUBMIT_STEP} started → first sbatch ${since(submit?.startedMs, first)} (the pending rows first), last sbatch → ${SUBMIT_STEP} completed ${since(last, submit?.completedMs)} (the DB records and the lifecycle starts)`,
       `squeue during the phase: ${squeue.length} calls`,
     );
   }
   lines.push(
-    `startWorkers: started ${at(start?.startedMs)}; all ${run.expected} recorded in the DB (seen by the 25 ms poll) ${since(start?.startedMs, run.doneAt)} later, at ${at(run.doneAt)}; the lifecycle starts after that ended at ${at(start?.completedMs)}`,
+    `${SUBMIT_STEP}: started ${at(submit?.startedMs)}; all ${run.expected} recorded in the DB (seen by the 25 ms poll) ${since(submit?.startedMs, run.doneAt)} later, at ${at(run.doneAt)}; the lifecycle starts after that ended at ${at(submit?.completedMs)}`,
   );
-  // The measured interval, split: planSubmission … startWorkers started (+ the DB record part of it).
+  // The measured interval, split: planSubmission … submitQueueWorkers started (+ its part up to all recorded).
   const recordPart =
-    start?.startedMs !== undefined && !Number.isNaN(run.doneAt) ? run.doneAt - start.startedMs : 0;
+    submit?.startedMs !== undefined && !Number.isNaN(run.doneAt) ? run.doneAt - submit.startedMs : 0;
   const parts = [
     ...Object.entries(bd.ran)
-      .filter(([name]) => name !== 'startWorkers')
+      .filter(([name]) => name !== SUBMIT_STEP)
       .map(([name, ms]) => `${name} ${fmt(ms)}`),
-    `startWorkers up to all recorded ${fmt(recordPart)}`,
+    `${SUBMIT_STEP} up to all recorded ${fmt(recordPart)}`,
     `waiting for activity slots ${fmt(bd.waited)}`,
     `workflow tasks between steps ${fmt(bd.between)}`,
   ];
@@ -330,10 +326,10 @@ function explain(stack: SlurmStack, run: HarvesterRun): string {
   return lines.join('\n  ');
 }
 
-/** The rate counted up to startWorkers' end: every lifecycle started too, not only recorded. */
+/** The rate counted up to submitQueueWorkers' end: every lifecycle started too, not only recorded. */
 function lifecyclesRate(run: HarvesterRun): string {
   const start = run.timeline.activities.find(
-    (a) => a.name === 'startWorkers' && a.scheduledMs >= run.cycleStart,
+    (a) => a.name === SUBMIT_STEP && a.scheduledMs >= run.cycleStart,
   );
   if (start?.completedMs === undefined) return 'lifecycle starts did not finish';
   const s = (start.completedMs - run.cycleStart) / 1000;

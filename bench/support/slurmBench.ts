@@ -261,7 +261,7 @@ export interface SlurmStack {
   /** The Slurm queue's policy. */
   policy: WorkerPolicy;
   policyOf(queueName: string): WorkerPolicy;
-  /** Pending worker rows, as the queue's startWorkers activity inserts them (default: the Slurm queue). */
+  /** Pending worker rows, as the queue's submitQueueWorkers activity inserts them (default: the Slurm queue). */
   newPendingWorkers(n: number, queueName?: string): Promise<WorkSpec[]>;
   close(): Promise<void>;
 }

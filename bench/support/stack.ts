@@ -94,7 +94,7 @@ export interface BenchStack {
   worker: Worker;
   workerRun: Promise<void>;
   policy(overrides?: Partial<WorkerPolicy>): Promise<WorkerPolicy>;
-  /** Allocates ids and inserts `n` pending worker rows, as the queue's startWorkers activity does. */
+  /** Allocates ids and inserts `n` pending worker rows, as the queue's submitQueueWorkers activity does. */
   newPendingWorkers(n: number, policy: WorkerPolicy): Promise<WorkSpec[]>;
   close(): Promise<void>;
 }

@@ -130,7 +130,8 @@ export function createLifecycleCentralActivities(deps: LifecycleCentralDeps) {
           diag: w.diagMessage,
         });
         // Counted where the row leaves `pending`: once per worker, whether the queue's bulk
-        // submission (startWorkers) or this lifecycle recorded it first, and not again on a retry.
+        // submission (submitQueueWorkers or startQueueWorkers) or this lifecycle recorded it first,
+        // and not again on a retry.
         if (change.changed)
           harvesterMetrics.submissionOutcome(
             w.computingSite,

@@ -2,10 +2,12 @@
  * Inputs and outputs of the activities the worker lifecycle calls. Kept apart from the
  * implementations so workflow code imports types only.
  */
+import type { CompactRecords } from '../core/compactRecords';
 import type { HeartbeatReadings } from '../core/monitorDiff';
 import type { WorkSpec } from '../core/specs';
 import type { WorkerPolicy } from '../core/workerPolicy';
 import type { CheckWorkersReply, PluginParams } from '../plugins/types';
+import type { Packed } from '../util/packed';
 
 export interface PluginCall {
   params: PluginParams;
@@ -67,6 +69,27 @@ export interface BulkSubmitCall extends WorkersPluginCall {
   /** Look every worker up in the batch system before submitting (a repeated cycle). */
   lookupFirst?: boolean;
 }
+
+/**
+ * An edge queue's bulk submission as it crosses the queue workflow's history: the submitter and
+ * messenger sections once, the workers compact (shared fields once, per worker what differs), all
+ * gzip'd. Push-mode job descriptions travel too: the edge writes them where the pilot reads them.
+ */
+export interface PackedSubmission {
+  params: PluginParams;
+  messenger?: PluginParams;
+  workers: CompactRecords<WorkSpec>;
+  jobs?: Record<string, PushJob[]>;
+}
+
+export interface PackedSubmitCall {
+  harvesterID: string;
+  queueName: string;
+  submission: Packed<PackedSubmission>;
+}
+
+/** The outcomes of a packed submission, compact and packed the same way (batch ids, diagnostics). */
+export type PackedOutcomes = Packed<CompactRecords<SubmissionOutcome>>;
 
 /** One worker's submission outcome, small enough to pass through the queue's history in bulk. */
 export interface SubmissionOutcome {

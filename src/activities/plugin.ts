@@ -8,6 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { compactRecords, expandRecords } from '../core/compactRecords';
 import {
   applyDelta,
   deltaApplies,
@@ -27,6 +28,8 @@ import type {
   BulkSubmitCall,
   FeedJobsCall,
   FeedWorkersCall,
+  PackedOutcomes,
+  PackedSubmitCall,
   PilotJobAttributes,
   PluginCall,
   PushJob,
@@ -104,16 +107,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
   const mirrorDir = deps.mirrorDir ?? path.join(process.env.HARVESTER_DATA_DIR || '.data', 'edge-monitor');
 
   function plugin<K extends PluginKind>(kind: K, call: PluginCall, submitAttempt?: number): PluginKinds[K] {
-    try {
-      return deps.registry.create(kind, call.params, {
-        harvesterID: call.harvesterID,
-        queueName: call.queueName,
-        submitAttempt,
-      });
-    } catch (err) {
-      // A config naming an unknown plugin will not fix itself by retrying.
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'PluginConfigError');
-    }
+    return createPlugin(deps.registry, kind, call, submitAttempt);
   }
 
   return {
@@ -134,6 +128,28 @@ export function createPluginActivities(deps: PluginActivityDeps) {
      */
     async submitWorkers(call: BulkSubmitCall): Promise<SubmissionOutcome[]> {
       return withHeartbeats(() => submitBulk(call));
+    },
+
+    /**
+     * An edge queue's bulk submission, packed both ways (lifecycleTypes PackedSubmission): what
+     * crosses the queue workflow's history is the common part once and per worker what differs,
+     * and back only the outcomes. Retried attempts look the workers up first (submitInBulk).
+     */
+    async submitPackedWorkers(call: PackedSubmitCall): Promise<PackedOutcomes> {
+      const what = `bulk submission for ${call.queueName}`;
+      const s = unpack(call.submission, what);
+      const workers = expandRecords(s.workers, `${what}: workers`);
+      const outcomes = await withHeartbeats(() =>
+        submitBulk({
+          params: s.params,
+          messenger: s.messenger,
+          jobs: s.jobs,
+          harvesterID: call.harvesterID,
+          queueName: call.queueName,
+          workers,
+        }),
+      );
+      return pack(compactRecords(outcomes));
     },
 
     /**
@@ -274,105 +290,12 @@ export function createPluginActivities(deps: PluginActivityDeps) {
   }
 
   /** Push mode: the messenger prepares the access point and writes the jobs (Harvester's feed_jobs). */
-  async function feed(call: PluginCall, worker: WorkSpec, jobs: PushJob[]): Promise<void> {
-    const messenger = plugin('messenger', call);
-    const bound = { ...worker, pandaIDs: jobs.map((j) => j.PandaID) };
-    if (!(await messenger.setupAccessPoints([bound])))
-      throw ApplicationFailure.retryable(`setup_access_points failed for worker ${worker.workerID}`);
-    const specs: JobSpec[] = jobs.map((j) => ({
-      PandaID: j.PandaID,
-      status: 'starting',
-      subStatus: 'prepared',
-      computingSite: worker.computingSite,
-      jobParams: j.jobParams,
-      jobAttributes: {},
-    }));
-    if (!(await messenger.feedJobs(bound, specs)))
-      throw ApplicationFailure.nonRetryable(
-        `feed_jobs failed for worker ${worker.workerID}`,
-        PERMANENT_PLUGIN_FAILURE,
-      );
+  function feed(call: PluginCall, worker: WorkSpec, jobs: PushJob[]): Promise<void> {
+    return feedJobsOf(deps.registry, call, worker, jobs);
   }
 
-  async function submitBulk(call: BulkSubmitCall): Promise<SubmissionOutcome[]> {
-    const attempt = activityInfo().attempt;
-    // The lookup is done here, once for the batch, so the submitter is told this is a first try.
-    const submitter = plugin('submitter', call, 1);
-    const outcomes = new Map<number, SubmissionOutcome>();
-    const toOutcome = (workerID: number, r: SubmitResult): SubmissionOutcome =>
-      r.outcome === 'success'
-        ? {
-            workerID,
-            outcome: 'success',
-            diag: r.diag ?? '',
-            batchID: r.batchID,
-            submissionHost: r.submissionHost,
-            computingElement: r.computingElement,
-            queueName: r.queueName,
-            submittedAt: new Date().toISOString(),
-          }
-        : {
-            workerID,
-            outcome: 'failure',
-            diag: r.diag || 'submission failed',
-            temporary: r.outcome === 'temporaryFailure',
-          };
-
-    if ((attempt > 1 || call.lookupFirst) && submitter.findSubmittedWorkers) {
-      // A failed lookup throws: submitting blind could make a second job for a worker.
-      const found = await submitter.findSubmittedWorkers(call.workers);
-      for (const [workerID, r] of found)
-        outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
-      if (found.size > 0) log.info('repeated submission found existing batch jobs', { found: found.size });
-    }
-
-    const ready: WorkSpec[] = [];
-    for (const w of call.workers) {
-      if (outcomes.has(w.workerID)) continue;
-      const jobs = call.jobs?.[String(w.workerID)];
-      if (jobs && jobs.length > 0) {
-        try {
-          if (!call.messenger) throw new Error(`push-mode queue ${call.queueName} has no messenger section`);
-          await feed({ ...call, params: call.messenger }, w, jobs);
-        } catch (err) {
-          // The worker cannot start without its jobs: missed, like a failed submission.
-          outcomes.set(w.workerID, {
-            workerID: w.workerID,
-            outcome: 'failure',
-            diag: (err as Error).message,
-          });
-          continue;
-        }
-      }
-      ready.push(w);
-    }
-
-    const results = ready.length > 0 ? await submitter.submitWorkers(ready) : [];
-    if (results.length !== ready.length)
-      throw new Error(
-        `submitter ${call.params.module}/${call.params.name} returned ${results.length} results for ${ready.length} workers`,
-      );
-    const unsure: WorkSpec[] = [];
-    results.forEach((r, i) => {
-      const w = ready[i];
-      if (r.outcome === 'temporaryFailure' && submitter.findSubmittedWorkers) unsure.push(w);
-      outcomes.set(w.workerID, toOutcome(w.workerID, r));
-    });
-    if (unsure.length > 0) {
-      // A timed-out sbatch may have made the job after all: look before calling the worker missed.
-      const found = await submitter.findSubmittedWorkers!(unsure);
-      for (const [workerID, r] of found)
-        outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
-    }
-    const list = call.workers.map((w) => outcomes.get(w.workerID) as SubmissionOutcome);
-    const failed = list.filter((o) => o.outcome === 'failure').length;
-    log.info('bulk submission done', {
-      queueName: call.queueName,
-      workers: list.length,
-      failed,
-      attempt,
-    });
-    return list;
+  function submitBulk(call: BulkSubmitCall): Promise<SubmissionOutcome[]> {
+    return submitInBulk(deps.registry, call, activityInfo().attempt);
   }
 
   async function submitOne(call: WorkerPluginCall): Promise<SubmitResult> {
@@ -396,6 +319,141 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       throw ApplicationFailure.retryable(result.diag || 'submission failed');
     return result;
   }
+}
+
+/** A plugin of the queue's config; a config naming an unknown plugin fails for good (no retry helps). */
+export function createPlugin<K extends PluginKind>(
+  registry: PluginRegistry,
+  kind: K,
+  call: PluginCall,
+  submitAttempt?: number,
+): PluginKinds[K] {
+  try {
+    return registry.create(kind, call.params, {
+      harvesterID: call.harvesterID,
+      queueName: call.queueName,
+      submitAttempt,
+    });
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'PluginConfigError');
+  }
+}
+
+/** Push mode: the messenger prepares the access point and writes the jobs (Harvester's feed_jobs). */
+export async function feedJobsOf(
+  registry: PluginRegistry,
+  call: PluginCall,
+  worker: WorkSpec,
+  jobs: PushJob[],
+): Promise<void> {
+  const messenger = createPlugin(registry, 'messenger', call);
+  const bound = { ...worker, pandaIDs: jobs.map((j) => j.PandaID) };
+  if (!(await messenger.setupAccessPoints([bound])))
+    throw ApplicationFailure.retryable(`setup_access_points failed for worker ${worker.workerID}`);
+  const specs: JobSpec[] = jobs.map((j) => ({
+    PandaID: j.PandaID,
+    status: 'starting',
+    subStatus: 'prepared',
+    computingSite: worker.computingSite,
+    jobParams: j.jobParams,
+    jobAttributes: {},
+  }));
+  if (!(await messenger.feedJobs(bound, specs)))
+    throw ApplicationFailure.nonRetryable(
+      `feed_jobs failed for worker ${worker.workerID}`,
+      PERMANENT_PLUGIN_FAILURE,
+    );
+}
+
+/**
+ * Harvester's submit_workers for a cycle's workers, wherever it runs (the plugin activity on an
+ * edge node, or the central submitter step in process). Never makes two batch jobs for one worker:
+ * a repeated attempt (attempt > 1, or lookupFirst) first looks every worker up by the worker id in
+ * its job name, and a worker whose submit failed ambiguously (a timeout may have submitted it) is
+ * looked up again before it is called failed.
+ */
+export async function submitInBulk(
+  registry: PluginRegistry,
+  call: BulkSubmitCall,
+  attempt: number,
+): Promise<SubmissionOutcome[]> {
+  // The lookup is done here, once for the batch, so the submitter is told this is a first try.
+  const submitter = createPlugin(registry, 'submitter', call, 1);
+  const outcomes = new Map<number, SubmissionOutcome>();
+  const toOutcome = (workerID: number, r: SubmitResult): SubmissionOutcome =>
+    r.outcome === 'success'
+      ? {
+          workerID,
+          outcome: 'success',
+          diag: r.diag ?? '',
+          batchID: r.batchID,
+          submissionHost: r.submissionHost,
+          computingElement: r.computingElement,
+          queueName: r.queueName,
+          submittedAt: new Date().toISOString(),
+        }
+      : {
+          workerID,
+          outcome: 'failure',
+          diag: r.diag || 'submission failed',
+          temporary: r.outcome === 'temporaryFailure',
+        };
+
+  if ((attempt > 1 || call.lookupFirst) && submitter.findSubmittedWorkers) {
+    // A failed lookup throws: submitting blind could make a second job for a worker.
+    const found = await submitter.findSubmittedWorkers(call.workers);
+    for (const [workerID, r] of found)
+      outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
+    if (found.size > 0) log.info('repeated submission found existing batch jobs', { found: found.size });
+  }
+
+  const ready: WorkSpec[] = [];
+  for (const w of call.workers) {
+    if (outcomes.has(w.workerID)) continue;
+    const jobs = call.jobs?.[String(w.workerID)];
+    if (jobs && jobs.length > 0) {
+      try {
+        if (!call.messenger) throw new Error(`push-mode queue ${call.queueName} has no messenger section`);
+        await feedJobsOf(registry, { ...call, params: call.messenger }, w, jobs);
+      } catch (err) {
+        // The worker cannot start without its jobs: missed, like a failed submission.
+        outcomes.set(w.workerID, {
+          workerID: w.workerID,
+          outcome: 'failure',
+          diag: (err as Error).message,
+        });
+        continue;
+      }
+    }
+    ready.push(w);
+  }
+
+  const results = ready.length > 0 ? await submitter.submitWorkers(ready) : [];
+  if (results.length !== ready.length)
+    throw new Error(
+      `submitter ${call.params.module}/${call.params.name} returned ${results.length} results for ${ready.length} workers`,
+    );
+  const unsure: WorkSpec[] = [];
+  results.forEach((r, i) => {
+    const w = ready[i];
+    if (r.outcome === 'temporaryFailure' && submitter.findSubmittedWorkers) unsure.push(w);
+    outcomes.set(w.workerID, toOutcome(w.workerID, r));
+  });
+  if (unsure.length > 0) {
+    // A timed-out sbatch may have made the job after all: look before calling the worker missed.
+    const found = await submitter.findSubmittedWorkers!(unsure);
+    for (const [workerID, r] of found)
+      outcomes.set(workerID, toOutcome(workerID, { ...r, outcome: 'success' }));
+  }
+  const list = call.workers.map((w) => outcomes.get(w.workerID) as SubmissionOutcome);
+  const failed = list.filter((o) => o.outcome === 'failure').length;
+  log.info('bulk submission done', {
+    queueName: call.queueName,
+    workers: list.length,
+    failed,
+    attempt,
+  });
+  return list;
 }
 
 export type PluginActivities = ReturnType<typeof createPluginActivities>;

@@ -3,9 +3,10 @@
  * cycle with the worker adjuster, create worker rows and start their lifecycle workflows, and
  * pass the monitor's changes on to the worker workflows as signals.
  */
-import { heartbeat, log } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { QueueConfigStore } from '../config/queueConfigStore';
+import { compactRecords, expandRecords, type IdRanges, idsOfRanges } from '../core/compactRecords';
 import type { MonitorDelta, MonitoredWorkerRecord, MonitorGroupParams } from '../core/edgeMirror';
 import { jobChunksForWorkers, jobsNeeded } from '../core/jobChunks';
 import type { WorkerChange } from '../core/monitorDiff';
@@ -19,6 +20,7 @@ import {
   HarvesterWorkerStatus,
 } from '../core/searchAttributes';
 import type { WorkSpec } from '../core/specs';
+import { recordedSubmission } from '../core/submissionRecord';
 import {
   type AdjusterRow,
   type AdjusterSettings,
@@ -60,12 +62,12 @@ import type { PandaJobDescription } from '../panda/types';
 import type { PluginRegistry } from '../plugins/registry';
 import type { PluginParams } from '../plugins/types';
 import { forEachLimited } from '../util/concurrency';
-import { type Packed, pack, unpack } from '../util/packed';
+import { type Packed, pack, packInChunks, unpack } from '../util/packed';
 import { MONITOR_PAGE_SIZE, type QueueLimitOverrides } from '../workflows/queueMessages';
 import { statusChangedSignal, type WorkerStatusReport, workerWorkflowId } from '../workflows/workerMessages';
-import type { PushJob, SubmissionOutcome } from './lifecycleTypes';
+import type { PackedOutcomes, PackedSubmission, PushJob, SubmissionOutcome } from './lifecycleTypes';
 import { checkBatch } from './monitorCheck';
-import { withHeartbeats } from './plugin';
+import { submitInBulk, withHeartbeats } from './plugin';
 
 export interface QueueCentralDeps {
   db: Db;
@@ -129,6 +131,36 @@ export interface PreparedSubmission {
   /** Push mode: the jobs to feed into each worker's access point, keyed by workerID. */
   jobs?: Record<string, PushJob[]>;
 }
+
+export interface PrepareSubmissionInput {
+  harvesterID: string;
+  queueName: string;
+  configID: string;
+  ids: number[];
+  rows: SubmissionPlanRow[];
+}
+
+/** What a submitter step did: all the queue workflow keeps of it (counts, no worker lists). */
+export interface SubmitQueueSummary {
+  /** Worker rows made (push mode: fewer than the ids when PanDA had fewer jobs). */
+  prepared: number;
+  /** Submitted with a batch job (in bulk, or found by the look-up of a retried attempt). */
+  submitted: number;
+  missed: number;
+  /** Left to submit themselves: the bulk submit failed past its retries. */
+  selfSubmit: number;
+  started: number;
+  alreadyStarted: number;
+}
+
+/**
+ * submitQueueWorkers' answer: done (a config whose plugins run in this process), or the packed
+ * submission for the edge task queue, which the workflow passes on (in chunks of at most
+ * MAX_PACKED_BYTES each) and then gives the outcomes to startQueueWorkers.
+ */
+export type SubmitQueueStep =
+  | { done: SubmitQueueSummary }
+  | { edge: { taskQueue: string; workers: number; submissions: Packed<PackedSubmission>[] } };
 
 export interface SubmissionPlan {
   configID: string;
@@ -524,6 +556,195 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     return jobs.map((j) => ({ PandaID: j.PandaID, jobParams: j.jobParams as Record<string, unknown> }));
   }
 
+  /**
+   * First step of a submitter cycle's submission: creates the pending worker rows (and, in push
+   * mode, gets their PanDA jobs and binds them), and returns what the bulk submit needs. Idempotent
+   * for the same ids: rows are inserted once and a worker that already has a job keeps it.
+   */
+  async function prepareSubmission(input: PrepareSubmissionInput): Promise<PreparedSubmission> {
+    const q = await deps.configs.byConfigID(input.queueName, input.configID);
+    const now = new Date().toISOString();
+    const specs: WorkSpec[] = [];
+    // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
+    // no worker.
+    // Late binding: new workers go out without jobs and get them when their pilot asks (ready).
+    const pushJobs =
+      q.mapType !== 'NoJob' && !q.useJobLateBinding
+        ? await jobsForWorkers(q, input.harvesterID, input.ids)
+        : undefined;
+    const sharing = Number(q.workerMaker.nWorkersPerJob ?? 1);
+    const maker = workerMakerOf(deps.registry, q, input.harvesterID);
+    let idx = 0;
+    for (const row of input.rows) {
+      // What a worker of this row asks for without jobs (pull mode, late binding); push workers
+      // are shaped by their jobs below.
+      const request = await maker.makeWorker([], row.jobType, row.resourceType);
+      for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
+        const worker: WorkSpec = {
+          workerID: input.ids[idx],
+          computingSite: q.queueName,
+          harvesterID: input.harvesterID,
+          configID: q.configID,
+          mapType: q.mapType,
+          status: 'pending',
+          resourceType: row.resourceType,
+          jobType: row.jobType,
+          nCore: request?.nCore ?? 1,
+          prodSourceLabel: q.prodSourceLabel,
+          creationTime: now,
+        };
+        if (request?.minRamCount !== undefined) worker.minRamCount = request.minRamCount;
+        if (request?.maxDiskCount !== undefined) worker.maxDiskCount = request.maxDiskCount;
+        if (request?.maxWalltime !== undefined) worker.maxWalltime = request.maxWalltime;
+        if (request?.pilotType !== undefined) worker.pilotType = request.pilotType;
+        const accessPointTemplate = q.messenger.accessPoint;
+        if (pushJobs) {
+          const jobs = pushJobs.get(worker.workerID);
+          if (!jobs) continue; // no job for this id: the id stays unused
+          // The worker is shaped by its jobs, as Harvester's worker maker does: the cores of its
+          // jobs, or its share of one job's cores when several workers run it (OneToMany).
+          worker.pandaIDs = jobs.map((j) => j.PandaID);
+          const cores = jobs.reduce((n, j) => n + (j.coreCount ?? 0), 0);
+          if (cores > 0) worker.nCore = q.mapType === 'OneToMany' ? Math.ceil(cores / sharing) : cores;
+          const ram = jobs.reduce((n, j) => n + (typeof j.minRamCount === 'number' ? j.minRamCount : 0), 0);
+          if (ram > 0) worker.minRamCount = q.mapType === 'OneToMany' ? Math.ceil(ram / sharing) : ram;
+          worker.resourceType = jobs[0].resource_type ?? worker.resourceType;
+        }
+        if (typeof accessPointTemplate === 'string') {
+          worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, {
+            harvesterID: input.harvesterID,
+          });
+        }
+        specs.push(worker);
+      }
+    }
+    const inserted = new Set(await insertPendingWorkers(deps.db, specs));
+    if (q.runMode === 'slave') {
+      // Only rows inserted now consume PanDA's budget: a retried prepare does not count twice.
+      const made = new Map<string, { jobType: string; resourceType: string; n: number }>();
+      for (const w of specs) {
+        if (!inserted.has(w.workerID)) continue;
+        const key = `${w.jobType}\u0000${w.resourceType}`;
+        const entry = made.get(key) ?? { jobType: w.jobType, resourceType: w.resourceType, n: 0 };
+        entry.n++;
+        made.set(key, entry);
+      }
+      await consumeNNewWorkers(deps.db, input.harvesterID, q.queueName, [...made.values()]);
+    }
+    // Bindings need the worker rows (foreign key); both writes are idempotent.
+    for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
+    const jobs: Record<string, PushJob[]> = {};
+    for (const w of specs) {
+      const list = pushJobs?.get(w.workerID);
+      if (list) jobs[String(w.workerID)] = toPushJobs(list);
+    }
+    return {
+      pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
+      submitter: q.submitter,
+      messenger: pushJobs ? q.messenger : undefined,
+      workers: specs,
+      jobs: pushJobs ? jobs : undefined,
+    };
+  }
+
+  /**
+   * Records each worker's submission outcome (batch id, or missed) in the DB: the monitor's next
+   * cycle sees the job before the lifecycle runs. A temporary failure releases the worker's jobs:
+   * they stay `prepared` for the next cycle's workers. Idempotent: a record is written once.
+   */
+  async function recordOutcomes(q: QueueConfig, submissions: readonly SubmissionOutcome[]): Promise<void> {
+    for (const o of submissions) {
+      if (o.outcome === 'failure' && o.temporary) await unbindJobsFromWorker(deps.db, o.workerID);
+    }
+    await forEachLimited(submissions, 10, async (o) => {
+      const change = await recordSubmission(deps.db, o.workerID, {
+        status: o.outcome === 'success' ? 'submitted' : 'missed',
+        batchID: o.batchID,
+        submissionHost: o.submissionHost,
+        computingElement: o.computingElement,
+        queueName: o.queueName,
+        submitTime: o.submittedAt ? new Date(o.submittedAt) : new Date(),
+        diag: o.outcome === 'failure' ? o.diag : undefined,
+      });
+      // Once per worker: only the write that takes the row out of `pending` counts (a retried
+      // activity, or the lifecycle recording the same outcome, finds it done).
+      if (change.changed)
+        harvesterMetrics.submissionOutcome(
+          q.queueName,
+          o.outcome === 'success'
+            ? { outcome: 'submitted' }
+            : { outcome: 'missed', reason: o.temporary ? 'temporary' : 'permanent' },
+        );
+    });
+  }
+
+  /**
+   * Starts one lifecycle workflow per worker row of the ids, past its submit step when its outcome
+   * is known (given, or on record in the DB from an earlier attempt); without one (the bulk submit
+   * failed past its retries) the lifecycle submits that worker itself, looking it up in the batch
+   * system first. Rows never made (push mode without a job) start nothing; a running workflow is
+   * left alone.
+   */
+  async function startLifecycles(
+    q: QueueConfig,
+    harvesterID: string,
+    ids: readonly number[],
+    given: ReadonlyMap<number, SubmissionOutcome>,
+    submitError: string | undefined,
+  ): Promise<{ started: number; alreadyStarted: number; missed: number; selfSubmit: number }> {
+    const policy = policyFromQueueConfig(q, harvesterID, deps.centralTaskQueue);
+    const workers = (await getWorkers(deps.db, ids)).map((w) => workSpecOf(w));
+    const outcomes = new Map(given);
+    for (const w of workers) {
+      const recorded = outcomes.has(w.workerID) ? undefined : recordedSubmission(w);
+      if (recorded) outcomes.set(w.workerID, recorded);
+    }
+    let started = 0;
+    let alreadyStarted = 0;
+    let missed = 0;
+    let selfSubmit = 0;
+    await forEachLimited(workers, 20, async (row) => {
+      const submission = outcomes.get(row.workerID);
+      if (submission?.outcome === 'failure') missed++;
+      if (!submission) selfSubmit++;
+      // The lifecycle starts from `pending` and records its submission itself (idempotently).
+      const worker: WorkSpec = { ...row, status: 'pending' };
+      const summary = submission
+        ? submission.outcome === 'success'
+          ? `submitted in bulk by queue-${harvesterID}-${q.queueName} as batch job ${submission.batchID}`
+          : `bulk submission failed: ${submission.diag}`
+        : `submits itself (bulk submission failed: ${submitError ?? 'no outcome'})`;
+      try {
+        await deps.client.workflow.start('workerLifecycleWorkflow', {
+          taskQueue: deps.centralTaskQueue,
+          workflowId: workerWorkflowId(harvesterID, q.queueName, worker.workerID),
+          args: [
+            submission
+              ? { worker, policy, submission }
+              : { worker, policy, jobs: await pushJobsOf(worker), lookupBeforeSubmit: true },
+          ],
+          typedSearchAttributes: [
+            { key: HarvesterQueue, value: q.queueName },
+            { key: HarvesterInstance, value: harvesterID },
+            { key: HarvesterWorkerStatus, value: 'pending' },
+            { key: HarvesterResourceType, value: worker.resourceType },
+            { key: HarvesterWorkerId, value: worker.workerID },
+          ],
+          memo: { queue: q.queueName, batchID: submission?.batchID ?? null, status: 'pending' },
+          staticSummary: `worker ${worker.workerID} of ${q.queueName} (${q.submitter.name})`,
+          staticDetails: summary,
+        });
+        started++;
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
+        else throw err;
+      }
+    });
+    harvesterMetrics.workersStarted(q.queueName, started);
+    log.info('workers started', { queueName: q.queueName, started, alreadyStarted, missed, selfSubmit });
+    return { started, alreadyStarted, missed, selfSubmit };
+  }
+
   return {
     /**
      * One monitor cycle of a queue, central part: pages through the queue's live workers with a
@@ -786,190 +1007,149 @@ export function createQueueCentralActivities(deps: QueueCentralDeps) {
     },
 
     /**
-     * First step of a submitter cycle's submission: creates the pending worker rows (and, in push
-     * mode, gets their PanDA jobs and binds them), and returns what the bulk submit needs. Idempotent
-     * for the same ids: rows are inserted once and a worker that already has a job keeps it.
+     * A submitter cycle's submission in one step (the queue workflow's history sees a summary):
+     * creates the pending worker rows (push mode: gets their PanDA jobs and binds them), and for a
+     * config whose plugins run here, ONE bulk submit_workers call in this process, the outcomes
+     * recorded, the lifecycles started past their submit step. For a config on an edge task queue
+     * it returns the submission packed for the edge (no DB there), and startQueueWorkers follows.
+     *
+     * Retry-safe: rows are inserted once; a worker whose batch job an earlier attempt recorded is
+     * not submitted again, and a retried attempt looks every other worker up in the batch system
+     * first (submitInBulk), covering an attempt that died between sbatch and the record. Heartbeats
+     * throughout (PanDA's acquire_jobs, the submit, the starts).
      */
-    async prepareWorkers(input: {
+    async submitQueueWorkers(input: {
       harvesterID: string;
       queueName: string;
       configID: string;
-      ids: number[];
+      ids: IdRanges;
       rows: SubmissionPlanRow[];
-    }): Promise<PreparedSubmission> {
-      const q = await deps.configs.byConfigID(input.queueName, input.configID);
-      const now = new Date().toISOString();
-      const specs: WorkSpec[] = [];
-      // Push mode makes workers from jobs (Harvester's submitter builds job chunks first): no job,
-      // no worker.
-      // Late binding: new workers go out without jobs and get them when their pilot asks (ready).
-      const pushJobs =
-        q.mapType !== 'NoJob' && !q.useJobLateBinding
-          ? await jobsForWorkers(q, input.harvesterID, input.ids)
-          : undefined;
-      const sharing = Number(q.workerMaker.nWorkersPerJob ?? 1);
-      const maker = workerMakerOf(deps.registry, q, input.harvesterID);
-      let idx = 0;
-      for (const row of input.rows) {
-        // What a worker of this row asks for without jobs (pull mode, late binding); push workers
-        // are shaped by their jobs below.
-        const request = await maker.makeWorker([], row.jobType, row.resourceType);
-        for (let i = 0; i < row.n && idx < input.ids.length; i++, idx++) {
-          const worker: WorkSpec = {
-            workerID: input.ids[idx],
-            computingSite: q.queueName,
-            harvesterID: input.harvesterID,
-            configID: q.configID,
-            mapType: q.mapType,
-            status: 'pending',
-            resourceType: row.resourceType,
-            jobType: row.jobType,
-            nCore: request?.nCore ?? 1,
-            prodSourceLabel: q.prodSourceLabel,
-            creationTime: now,
-          };
-          if (request?.minRamCount !== undefined) worker.minRamCount = request.minRamCount;
-          if (request?.maxDiskCount !== undefined) worker.maxDiskCount = request.maxDiskCount;
-          if (request?.maxWalltime !== undefined) worker.maxWalltime = request.maxWalltime;
-          if (request?.pilotType !== undefined) worker.pilotType = request.pilotType;
-          const accessPointTemplate = q.messenger.accessPoint;
-          if (pushJobs) {
-            const jobs = pushJobs.get(worker.workerID);
-            if (!jobs) continue; // no job for this id: the id stays unused
-            // The worker is shaped by its jobs, as Harvester's worker maker does: the cores of its
-            // jobs, or its share of one job's cores when several workers run it (OneToMany).
-            worker.pandaIDs = jobs.map((j) => j.PandaID);
-            const cores = jobs.reduce((n, j) => n + (j.coreCount ?? 0), 0);
-            if (cores > 0) worker.nCore = q.mapType === 'OneToMany' ? Math.ceil(cores / sharing) : cores;
-            const ram = jobs.reduce((n, j) => n + (typeof j.minRamCount === 'number' ? j.minRamCount : 0), 0);
-            if (ram > 0) worker.minRamCount = q.mapType === 'OneToMany' ? Math.ceil(ram / sharing) : ram;
-            worker.resourceType = jobs[0].resource_type ?? worker.resourceType;
-          }
-          if (typeof accessPointTemplate === 'string') {
-            worker.accessPoint = expandPlaceholders(accessPointTemplate, worker, {
-              harvesterID: input.harvesterID,
-            });
-          }
-          specs.push(worker);
-        }
+    }): Promise<SubmitQueueStep> {
+      const ids = idsOfRanges(input.ids, `submitQueueWorkers ids for ${input.queueName}`);
+      const prepared = await withHeartbeats(() => prepareSubmission({ ...input, ids }));
+      if (prepared.pluginTaskQueue !== deps.centralTaskQueue) {
+        const what = `bulk submission for ${input.queueName}`;
+        return {
+          edge: {
+            taskQueue: prepared.pluginTaskQueue,
+            workers: prepared.workers.length,
+            submissions: packInChunks(
+              prepared.workers,
+              (workers): PackedSubmission => ({
+                params: prepared.submitter,
+                messenger: prepared.messenger,
+                workers: compactRecords(workers),
+                jobs: prepared.jobs
+                  ? Object.fromEntries(
+                      workers.map((w) => [String(w.workerID), prepared.jobs?.[String(w.workerID)] ?? []]),
+                    )
+                  : undefined,
+              }),
+              (w) => `${what}: worker ${w.workerID} with its jobs`,
+            ),
+          },
+        };
       }
-      const inserted = new Set(await insertPendingWorkers(deps.db, specs));
-      if (q.runMode === 'slave') {
-        // Only rows inserted now consume PanDA's budget: a retried prepare does not count twice.
-        const made = new Map<string, { jobType: string; resourceType: string; n: number }>();
-        for (const w of specs) {
-          if (!inserted.has(w.workerID)) continue;
-          const key = `${w.jobType}\u0000${w.resourceType}`;
-          const entry = made.get(key) ?? { jobType: w.jobType, resourceType: w.resourceType, n: 0 };
-          entry.n++;
-          made.set(key, entry);
-        }
-        await consumeNNewWorkers(deps.db, input.harvesterID, q.queueName, [...made.values()]);
-      }
-      // Bindings need the worker rows (foreign key); both writes are idempotent.
-      for (const w of specs) if (w.pandaIDs) await bindJobsToWorker(deps.db, w.workerID, w.pandaIDs);
-      const jobs: Record<string, PushJob[]> = {};
-      for (const w of specs) {
-        const list = pushJobs?.get(w.workerID);
-        if (list) jobs[String(w.workerID)] = toPushJobs(list);
-      }
+      // Submit, record, start: heartbeating all along (a 1,000-worker cycle takes a while).
+      const r = await withHeartbeats(async () => {
+        const q = await deps.configs.byConfigID(input.queueName, input.configID);
+        const onRecord = new Set(
+          (await getWorkers(deps.db, ids))
+            .filter((w) => recordedSubmission(workSpecOf(w)))
+            .map((w) => w.workerID),
+        );
+        const toSubmit = prepared.workers.filter((w) => !onRecord.has(w.workerID));
+        const outcomes =
+          toSubmit.length > 0
+            ? await submitInBulk(
+                deps.registry,
+                {
+                  params: prepared.submitter,
+                  messenger: prepared.messenger,
+                  jobs: prepared.jobs,
+                  harvesterID: input.harvesterID,
+                  queueName: input.queueName,
+                  workers: toSubmit,
+                },
+                activityInfo().attempt,
+              )
+            : [];
+        await recordOutcomes(q, outcomes);
+        return startLifecycles(
+          q,
+          input.harvesterID,
+          ids,
+          new Map(outcomes.map((o) => [o.workerID, o])),
+          undefined,
+        );
+      });
       return {
-        pluginTaskQueue: q.temporal.taskQueue ?? deps.centralTaskQueue,
-        submitter: q.submitter,
-        messenger: pushJobs ? q.messenger : undefined,
-        workers: specs,
-        jobs: pushJobs ? jobs : undefined,
+        done: {
+          prepared: prepared.workers.length,
+          submitted: prepared.workers.length - r.missed - r.selfSubmit,
+          ...r,
+        },
       };
     },
 
     /**
-     * Last step of a submission: records each worker's submission (batch id) in the DB and starts
-     * one lifecycle workflow per worker, past its submit step. Without an outcome for a worker (the
-     * bulk submit failed past its retries) the lifecycle submits that worker itself, looking it up
-     * in the batch system first. Idempotent: a record is written once, a running workflow is left alone.
+     * The end of a submission the central step did not finish: an edge queue's (with the edge's
+     * packed outcomes), or any queue's whose bulk submit failed past its retries (no outcomes: each
+     * worker without one on record submits itself, looking itself up first). Records the outcomes,
+     * starts the lifecycles. Idempotent, so it is retried until the DB and the server take it.
      */
+    async startQueueWorkers(input: {
+      harvesterID: string;
+      queueName: string;
+      configID: string;
+      ids: IdRanges;
+      outcomes?: PackedOutcomes[];
+      /** Why outcomes are missing (the bulk submit's error), for the workers' story. */
+      submitError?: string;
+    }): Promise<SubmitQueueSummary> {
+      const what = `submission outcomes for ${input.queueName}`;
+      const ids = idsOfRanges(input.ids, `startQueueWorkers ids for ${input.queueName}`);
+      const q = await deps.configs.byConfigID(input.queueName, input.configID);
+      const outcomes = (input.outcomes ?? []).flatMap((p) => expandRecords(unpack(p, what), what));
+      await recordOutcomes(q, outcomes);
+      const r = await startLifecycles(
+        q,
+        input.harvesterID,
+        ids,
+        new Map(outcomes.map((o) => [o.workerID, o])),
+        input.submitError,
+      );
+      const prepared = r.started + r.alreadyStarted;
+      return { prepared, submitted: prepared - r.missed - r.selfSubmit, ...r };
+    },
+
+    /**
+     * Before submitQueueWorkers (kept for queue histories that already hold this sequence, which
+     * replay it): creates the rows and returns whole specs and jobs for the plugin activity.
+     */
+    async prepareWorkers(input: PrepareSubmissionInput): Promise<PreparedSubmission> {
+      return prepareSubmission(input);
+    },
+
+    /** Before startQueueWorkers (kept for queue histories in flight): records outcomes, starts lifecycles. */
     async startWorkers(input: {
       harvesterID: string;
       queueName: string;
       configID: string;
       ids: number[];
       submissions?: SubmissionOutcome[];
-      /** Why there are no outcomes (the bulk submit's error), for the workers' story. */
       submitError?: string;
     }): Promise<{ started: number; alreadyStarted: number; missed: number }> {
       const q = await deps.configs.byConfigID(input.queueName, input.configID);
-      const policy = policyFromQueueConfig(q, input.harvesterID, deps.centralTaskQueue);
-      const outcomes = new Map((input.submissions ?? []).map((o) => [o.workerID, o]));
-      // A temporary failure releases the worker's jobs: they stay `prepared` for the next cycle's
-      // workers, and the missed worker's report carries none of them.
-      for (const o of outcomes.values()) {
-        if (o.outcome === 'failure' && o.temporary) await unbindJobsFromWorker(deps.db, o.workerID);
-      }
-      // Rows that were never made (push mode without a job) have no worker to start.
-      const workers = (await getWorkers(deps.db, input.ids)).map((w) => workSpecOf(w));
-      let missed = 0;
-      await forEachLimited(workers, 10, async (w) => {
-        const o = outcomes.get(w.workerID);
-        if (!o) return;
-        if (o.outcome === 'failure') missed++;
-        // The DB knows the batch id before the lifecycle runs: the monitor's next cycle sees the job.
-        const change = await recordSubmission(deps.db, w.workerID, {
-          status: o.outcome === 'success' ? 'submitted' : 'missed',
-          batchID: o.batchID,
-          submissionHost: o.submissionHost,
-          computingElement: o.computingElement,
-          queueName: o.queueName,
-          submitTime: o.submittedAt ? new Date(o.submittedAt) : new Date(),
-          diag: o.outcome === 'failure' ? o.diag : undefined,
-        });
-        // Once per worker: only the write that takes the row out of `pending` counts (a retried
-        // activity, or the lifecycle recording the same outcome, finds it done).
-        if (change.changed)
-          harvesterMetrics.submissionOutcome(
-            q.queueName,
-            o.outcome === 'success'
-              ? { outcome: 'submitted' }
-              : { outcome: 'missed', reason: o.temporary ? 'temporary' : 'permanent' },
-          );
-      });
-      let started = 0;
-      let alreadyStarted = 0;
-      await forEachLimited(workers, 20, async (worker) => {
-        const submission = outcomes.get(worker.workerID);
-        const summary = submission
-          ? submission.outcome === 'success'
-            ? `submitted in bulk by queue-${input.harvesterID}-${q.queueName} as batch job ${submission.batchID}`
-            : `bulk submission failed: ${submission.diag}`
-          : `submits itself (bulk submission failed: ${input.submitError ?? 'no outcome'})`;
-        try {
-          await deps.client.workflow.start('workerLifecycleWorkflow', {
-            taskQueue: deps.centralTaskQueue,
-            workflowId: workerWorkflowId(input.harvesterID, q.queueName, worker.workerID),
-            args: [
-              submission
-                ? { worker, policy, submission }
-                : { worker, policy, jobs: await pushJobsOf(worker), lookupBeforeSubmit: true },
-            ],
-            typedSearchAttributes: [
-              { key: HarvesterQueue, value: q.queueName },
-              { key: HarvesterInstance, value: input.harvesterID },
-              { key: HarvesterWorkerStatus, value: 'pending' },
-              { key: HarvesterResourceType, value: worker.resourceType },
-              { key: HarvesterWorkerId, value: worker.workerID },
-            ],
-            memo: { queue: q.queueName, batchID: submission?.batchID ?? null, status: 'pending' },
-            staticSummary: `worker ${worker.workerID} of ${q.queueName} (${q.submitter.name})`,
-            staticDetails: summary,
-          });
-          started++;
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
-          else throw err;
-        }
-      });
-      harvesterMetrics.workersStarted(q.queueName, started);
-      log.info('workers started', { queueName: q.queueName, started, alreadyStarted, missed });
-      return { started, alreadyStarted, missed };
+      await recordOutcomes(q, input.submissions ?? []);
+      const r = await startLifecycles(
+        q,
+        input.harvesterID,
+        input.ids,
+        new Map((input.submissions ?? []).map((o) => [o.workerID, o])),
+        input.submitError,
+      );
+      return { started: r.started, alreadyStarted: r.alreadyStarted, missed: r.missed };
     },
 
     /** The queue-level settings the queue workflow needs at start. */

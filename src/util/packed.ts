@@ -25,3 +25,34 @@ export function unpack<T>(packed: Packed<T>, what: string): T {
     throw new Error(`${what}: not gzip'd JSON in base64 (${(err as Error).message})`);
   }
 }
+
+/**
+ * The largest packed value sent through a workflow's history in one piece. Temporal refuses a
+ * payload above 2 MB (and warns above 256 KB); 1 MiB leaves room for the rest of the event.
+ */
+export const MAX_PACKED_BYTES = 1024 * 1024;
+
+/**
+ * Packs a list as few values of at most maxBytes each (a push-mode cycle's job descriptions can
+ * outgrow one): the whole list if it fits, else halves, recursively. One item that alone packs to
+ * more than the bound is an error naming it (whatOf) and its size.
+ */
+export function packInChunks<I, T>(
+  items: readonly I[],
+  build: (slice: readonly I[]) => T,
+  whatOf: (item: I) => string,
+  maxBytes = MAX_PACKED_BYTES,
+): Packed<T>[] {
+  if (items.length === 0) return [];
+  const packed = pack(build(items));
+  if (packed.gzipBase64.length <= maxBytes) return [packed];
+  if (items.length === 1)
+    throw new Error(
+      `${whatOf(items[0])} packs to ${packed.gzipBase64.length} bytes, over the ${maxBytes}-byte bound of one workflow history payload`,
+    );
+  const half = Math.ceil(items.length / 2);
+  return [
+    ...packInChunks(items.slice(0, half), build, whatOf, maxBytes),
+    ...packInChunks(items.slice(half), build, whatOf, maxBytes),
+  ];
+}

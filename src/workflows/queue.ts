@@ -17,15 +17,17 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { SubmissionOutcome } from '../activities/lifecycleTypes';
+import type { PackedOutcomes, SubmissionOutcome } from '../activities/lifecycleTypes';
 import type { PluginActivities } from '../activities/plugin';
-import type { QueueCentralActivities, SubmissionPlan } from '../activities/queueCentral';
+import type { QueueCentralActivities, SubmissionPlan, SubmitQueueStep } from '../activities/queueCentral';
+import { idRanges } from '../core/compactRecords';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
 import {
   adjustNowSignal,
@@ -84,6 +86,28 @@ const monitorSteps = proxyActivities<QueueCentralActivities>({
     maximumAttempts: 2,
   },
 });
+/**
+ * The central submitter step (submitQueueWorkers): PanDA's acquire_jobs (up to 180 s) and a bulk
+ * submit of up to maxNewWorkers (1,000) workers, heartbeating, so a dead central worker is noticed
+ * in a minute and the retry (which looks every worker up first) runs elsewhere. A config naming an
+ * unknown plugin is not retried: its workers go to the fallback and report the plugin's error.
+ */
+const submitStep = proxyActivities<QueueCentralActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['PluginConfigError'],
+  },
+});
+/**
+ * Queue histories recorded before the one-activity submission hold prepareWorkers → submitWorkers
+ * → startWorkers; they replay that sequence (test/fixtures/histories/queue-submit-v1.json).
+ */
+const SUBMIT_IN_ONE_ACTIVITY = 'submit-in-one-activity';
 const recordSubmitted = proxyActivities<QueueCentralActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -183,9 +207,9 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
   s.edgeMirrors ??= {};
   s.totals.edgeResyncs ??= 0;
   /**
-   * True while a submitter cycle is between its plan and the end of startWorkers. Pause and drain
-   * wait for it: a cycle already under way would otherwise start workers after the operator was
-   * told the queue is paused (the update returned before the in-flight startWorkers finished).
+   * True while a submitter cycle is between its plan and the end of its lifecycle starts. Pause and
+   * drain wait for it: a cycle already under way would otherwise start workers after the operator
+   * was told the queue is paused (the update returned before the in-flight starts finished).
    */
   let submitting = false;
 
@@ -385,12 +409,46 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
 
   /**
    * Harvester's submitter step for the cycle's workers: rows (and push jobs) in the DB, ONE bulk
-   * submit_workers call through the queue's plugin (on its edge task queue if it has one), then
-   * the lifecycles start past their submit step. If the bulk call fails past its retries, each
-   * lifecycle submits its own worker, looking it up in the batch system first: no worker is lost
-   * and none gets two batch jobs.
+   * submit_workers call through the queue's plugin, then the lifecycles start past their submit
+   * step. For a central queue all of it is one activity and this history holds its summary; for an
+   * edge queue the specs cross it once, packed (the common part once, per worker what differs),
+   * and the outcomes come back packed. If the bulk call fails past its retries, each lifecycle
+   * submits its own worker, looking it up in the batch system first: no worker is lost and none
+   * gets two batch jobs.
    */
   async function submitWorkers(plan: SubmissionPlan, ids: number[]): Promise<number> {
+    if (!patched(SUBMIT_IN_ONE_ACTIVITY)) return submitWorkersV1(plan, ids);
+    // The ids as ranges: a few numbers for the cycle's 1,000 ids (core/compactRecords).
+    const workers = { harvesterID, queueName, configID: plan.configID, ids: idRanges(ids) };
+    let step: SubmitQueueStep;
+    try {
+      step = await submitStep.submitQueueWorkers({ ...workers, rows: plan.rows });
+    } catch (err) {
+      const submitError = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
+      return (await recordSubmitted.startQueueWorkers({ ...workers, submitError })).started;
+    }
+    if ('done' in step) return step.done.started;
+    const plugin = pluginActivities(step.edge.taskQueue, '10 minutes', {
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: ['PluginConfigError'],
+    });
+    const outcomes: PackedOutcomes[] = [];
+    let submitError: string | undefined;
+    for (const submission of step.edge.submissions) {
+      try {
+        outcomes.push(await plugin.submitPackedWorkers({ harvesterID, queueName, submission }));
+      } catch (err) {
+        // This chunk's workers submit themselves; the other chunks go on.
+        submitError = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+        log.warn('bulk submission failed: each worker submits itself', { queueName, error: submitError });
+      }
+    }
+    return (await recordSubmitted.startQueueWorkers({ ...workers, outcomes, submitError })).started;
+  }
+
+  /** The submission sequence of before SUBMIT_IN_ONE_ACTIVITY, for histories that hold it. */
+  async function submitWorkersV1(plan: SubmissionPlan, ids: number[]): Promise<number> {
     const prepared = await submitSteps.prepareWorkers({
       harvesterID,
       queueName,

@@ -19,6 +19,7 @@ import { uniqueName } from '../helpers/temporal';
 
 const QUEUE = 'EDGE_DUMMY';
 const PLUGIN_ACTIVITIES = new Set([
+  'submitPackedWorkers',
   'submitWorkers',
   'submitWorker',
   'feedJobs',
@@ -194,7 +195,7 @@ test('the edge process does every batch command; a killed edge loses nothing and
   // The queue submits each cycle's workers in one bulk call and checks them in one call; each
   // finished worker is swept by its own lifecycle.
   const seen = JSON.stringify(Object.fromEntries(pluginTasks));
-  assert.ok((pluginTasks.get('submitWorkers') ?? 0) >= 1, `bulk submissions on the edge: ${seen}`);
+  assert.ok((pluginTasks.get('submitPackedWorkers') ?? 0) >= 1, `bulk submissions on the edge: ${seen}`);
   assert.ok((pluginTasks.get('monitorEdgeQueue') ?? 0) >= 1, `bulk status queries on the edge: ${seen}`);
   const { rows: swept } = await stack.db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM workers WHERE computing_site = $1 AND harvester_id = $2 AND status = 'finished' AND swept_at IS NOT NULL",

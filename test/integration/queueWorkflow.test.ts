@@ -18,6 +18,8 @@ import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@te
 import { HarvesterQueueState } from '../../src/core/searchAttributes';
 import { getCommand } from '../../src/db/commands';
 import { getWorker, listLiveWorkers } from '../../src/db/workers';
+import type { PluginRegistry } from '../../src/plugins/registry';
+import type { PluginContext, PluginKind, PluginParams, Submitter } from '../../src/plugins/types';
 import { instanceStateQuery, instanceWorkflowId } from '../../src/workflows/instanceMessages';
 import {
   drainUpdate,
@@ -132,9 +134,32 @@ const MAIN_QUEUES: Record<string, (scratch: string) => QueueSpec> = {
 };
 
 let stack: TestStack;
+/** The submitter plugins' submit_workers calls, per queue: the list each call got. */
+const submitCalls = new Map<string, number[][]>();
+
+/** Records every submit_workers call of the submitters the registry makes. */
+function countingRegistry(r: PluginRegistry): PluginRegistry {
+  const create = r.create.bind(r);
+  r.create = (<K extends PluginKind>(kind: K, params: PluginParams, ctx: PluginContext) => {
+    const plugin = create(kind, params, ctx);
+    if (kind === 'submitter') {
+      const submitter = plugin as unknown as Submitter;
+      const original = submitter.submitWorkers.bind(submitter);
+      submitter.submitWorkers = async (workers) => {
+        const calls = submitCalls.get(ctx.queueName) ?? [];
+        calls.push(workers.map((w) => w.workerID));
+        submitCalls.set(ctx.queueName, calls);
+        return original(workers);
+      };
+    }
+    return plugin;
+  }) as PluginRegistry['create'];
+  return r;
+}
 
 before(async () => {
   stack = await startTestStack({
+    registry: countingRegistry,
     queueConfig: (scratch) =>
       Object.fromEntries(
         Object.entries(MAIN_QUEUES).map(([name, spec]) => [name, dummyQueue(scratch, name, spec(scratch))]),
@@ -370,7 +395,7 @@ async function scheduledActivities(client: Client, workflowId: string) {
   });
 }
 
-test('a submitter cycle submits its workers in ONE bulk submitWorkers call; the lifecycles start past the submit step', async () => {
+test('a submitter cycle submits its workers in ONE submit_workers call inside ONE central activity; the lifecycles start past the submit step', async () => {
   const h = await startQueue(stack, Q.BULK);
   try {
     await eventually(
@@ -378,9 +403,18 @@ test('a submitter cycle submits its workers in ONE bulk submitWorkers call; the 
       async () => (await liveByStatus(stack, Q.BULK)).submitted?.length === 5,
     );
     const queueActivities = await scheduledActivities(stack.client, h.workflowId);
-    const bulk = queueActivities.filter((a) => a.type === 'submitWorkers');
-    assert.equal(bulk.length, 1, `bulk submit calls: ${queueActivities.map((a) => a.type).join(', ')}`);
-    assert.equal(bulk[0].arg.workers.length, 5, 'all five workers in the one call');
+    const types = queueActivities.map((a) => a.type).join(', ');
+    const step = queueActivities.filter((a) => a.type === 'submitQueueWorkers');
+    assert.equal(step.length, 1, `submitter steps: ${types}`);
+    assert.ok(
+      !queueActivities.some((a) => ['prepareWorkers', 'submitWorkers', 'startWorkers'].includes(a.type)),
+      `no step of the old sequence: ${types}`,
+    );
+    // Ids as ranges, no specs: the history holds a few numbers for the cycle's five workers.
+    assert.equal(JSON.stringify(step[0].arg.ids).length < 40, true, JSON.stringify(step[0].arg));
+    const calls = submitCalls.get(Q.BULK) ?? [];
+    assert.equal(calls.length, 1, `submit_workers calls: ${JSON.stringify(calls)}`);
+    assert.equal(calls[0].length, 5, 'all five workers in the one call');
 
     const rows = await live(stack, Q.BULK);
     assert.equal(new Set(rows.map((w) => w.batchID)).size, 5, 'five workers, five batch jobs');
