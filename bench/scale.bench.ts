@@ -1117,7 +1117,7 @@ function printTable(r: ScaleReport, outputDir: string): void {
       ...(rows.length > 12
         ? [
             ...rows.slice(0, 10),
-            `  … ${rows.length - 10} more queues in bench-output/scale-${r.size.name}.json`,
+            `  … ${rows.length - 10} more queues in ${join(outputDir, `scale-${r.size.name}.json`)}`,
           ]
         : rows),
       '',
