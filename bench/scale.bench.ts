@@ -46,7 +46,8 @@
  * sizes, `e` = edge queue, `k` = the queue killed by KILL_WORKERS at the end, NxS = N queues of
  * S), _HOLD_SECONDS, _MONITOR_SECONDS, _SUBMITTER_SECONDS, _HEARTBEAT_SECONDS, _RUN_AFTER and
  * _FINISH_AFTER ("min-max" seconds after submission), _KILLS (single kills timed during the
- * hold), _RAMP_LIMIT_SECONDS, _BULK_KILL_LIMIT_SECONDS. Results: printed, returned to bench/run.ts, and written in full
+ * hold), _RAMP_LIMIT_SECONDS, _BULK_KILL_LIMIT_SECONDS, _MAX_NEW_PER_CYCLE (default 1,000).
+ * Results: printed, returned to bench/run.ts, and written in full
  * (per queue) to bench-output/scale-<size>.json.
  *
  * The target "about 1% of workers change per cycle" and "≥ 12 lifecycles/s at 50,000 live" do
@@ -66,7 +67,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -113,11 +114,13 @@ export interface ScaleSize {
   rampLimitSeconds: number;
   /** How long to wait for the KILL_WORKERS to end every marked worker. */
   bulkKillLimitSeconds: number;
+  /** Each queue's maxNewWorkersPerCycle (at most its size): how steep the ramp is. */
+  maxNewWorkersPerCycle: number;
 }
 
 const PRESETS: Record<
   string,
-  Omit<ScaleSize, 'queues' | 'name' | 'bulkKillLimitSeconds'> & { queues: string }
+  Omit<ScaleSize, 'queues' | 'name' | 'bulkKillLimitSeconds' | 'maxNewWorkersPerCycle'> & { queues: string }
 > = {
   smoke: {
     queues: '150,100k,50e',
@@ -216,6 +219,8 @@ export function scaleSizeFromEnv(env: NodeJS.ProcessEnv = process.env): ScaleSiz
     kills: seconds(env, k('KILLS'), p.kills),
     rampLimitSeconds: seconds(env, k('RAMP_LIMIT_SECONDS'), p.rampLimitSeconds),
     bulkKillLimitSeconds: seconds(env, k('BULK_KILL_LIMIT_SECONDS'), bulkKillDefault),
+    // The global default (HARVESTER_MAX_NEW_WORKERS) is 1,000 per queue and cycle.
+    maxNewWorkersPerCycle: seconds(env, k('MAX_NEW_PER_CYCLE'), 1000),
   };
 }
 
@@ -296,6 +301,8 @@ interface Sample {
   runningByQueue: Record<string, number>;
   rss: Record<string, number>;
   backlog?: number;
+  /** The machine's 1-minute load average: others' work on the same cores shows here. */
+  load: number;
 }
 
 interface KillSample {
@@ -374,7 +381,9 @@ export async function measureScale(
       join(root, 'queueconfig.json'),
       JSON.stringify(queueConfig(size, root, edgeTaskQueue), null, 1),
     );
-    writeFileSync(join(root, 'workflow-bundle.js'), (await workflowBundle()).code);
+    // The test runner's prebuilt bundle when there is one; else built once here (seconds on 2 cores).
+    const bundleFile = process.env.HARVESTER_WORKFLOW_BUNDLE || join(root, 'workflow-bundle.js');
+    if (!process.env.HARVESTER_WORKFLOW_BUNDLE) writeFileSync(bundleFile, (await workflowBundle()).code);
 
     const childEnv = (role: string): NodeJS.ProcessEnv => {
       const e: NodeJS.ProcessEnv = {
@@ -387,7 +396,7 @@ export async function measureScale(
         HARVESTER_PANDA_URL: sim.url,
         HARVESTER_LOG_LEVEL: 'warn',
         HARVESTER_DATA_DIR: join(root, role),
-        HARVESTER_WORKFLOW_BUNDLE: join(root, 'workflow-bundle.js'),
+        HARVESTER_WORKFLOW_BUNDLE: bundleFile,
         HARVESTER_BENCH_KILL_LOG: join(root, `kills-${role}.jsonl`),
       };
       for (const key of ['HARVESTER_METRICS_PORT', 'HARVESTER_QUEUE_CONFIG_URL', 'HARVESTER_QUEUE_LIST'])
@@ -519,6 +528,7 @@ export async function measureScale(
           runningByQueue: Object.fromEntries([...by].map(([name, q]) => [name, q.running])),
           rss: Object.fromEntries(Object.entries(u).map(([k, v]) => [k, v?.rssMiB ?? Number.NaN])),
           backlog: await backlog(),
+          load: loadavg()[0],
         });
         await sleep(Math.min(15_000, Math.max(1000, holdEnd - Date.now())));
       }
@@ -661,7 +671,7 @@ function queueConfig(size: ScaleSize, root: string, edgeTaskQueue: string): Reco
     })[q.name] as Record<string, unknown>;
     // Every worker queued at first: the queue limit must let the whole queue be submitted.
     entry.nQueueLimitWorker = q.size;
-    entry.maxNewWorkersPerCycle = Math.min(q.size, 1000);
+    entry.maxNewWorkersPerCycle = Math.min(q.size, size.maxNewWorkersPerCycle);
     config[q.name] = entry;
   }
   return config;
@@ -945,7 +955,8 @@ function scaleResults(
   const limitNote =
     `CPU in the hold: dev server ${serverCpu.toFixed(0)} s (${cores(serverCpu)}), central worker ` +
     `${centralCpu.toFixed(0)} s (${cores(centralCpu)}), edge ${t.cpu('edge').toFixed(0)} s; machine has 2 cores; ` +
-    `central workflow task backlog ${backlogs.length ? `median ${median(backlogs)}, max ${Math.max(...backlogs)}` : 'n/a'}`;
+    `central workflow task backlog ${backlogs.length ? `median ${median(backlogs)}, max ${Math.max(...backlogs)}` : 'n/a'}; ` +
+    `load average ${median(t.samples.map((x) => x.load)).toFixed(1)} (median of the hold's samples)`;
   // One line per kind of queue (size, central/edge): the first of each.
   const seen = new Set<string>();
   for (const q of queues) {
