@@ -84,13 +84,8 @@ async function main(): Promise<void> {
           if (w.workflowId.endsWith(`-BENCH_MONITOR_${n}`)) ids.add(w.workflowId);
         for (const id of ids) {
           const h = await queueHistory(reader.client, id);
-          // The first cycle of each run also holds the run's start: whole cycles after it only.
-          const cycles = h.cycles.filter(
-            (c, i, all) =>
-              c.kind === 'monitor' &&
-              c.endMs !== undefined &&
-              all.findIndex((x) => x.runId === c.runId) !== i,
-          );
+          // Whole cycles: from the first page's listing to recordMonitorCycle's completion.
+          const cycles = h.cycles.filter((c) => c.kind === 'monitor' && c.endMs !== undefined);
           const bytes = cycles.map((c) => c.bytes).sort((a, b) => a - b);
           const row = {
             commit: sha,

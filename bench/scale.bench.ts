@@ -485,19 +485,19 @@ export async function measureScale(
       const live = sum([...by.values()].map((q) => q.live));
       const short = size.queues.filter((q) => (by.get(q.name)?.live ?? 0) < Math.floor(q.size * 0.98));
       if (short.length === 0) break;
+      const why = async () =>
+        `central workflow task backlog ${(await backlog()) ?? 'n/a'}, load average ${loadavg()[0].toFixed(1)}, ` +
+        `central RSS ${usage().central?.rssMiB.toFixed(0)} MiB`;
       if (Date.now() - rampStart > size.rampLimitSeconds * 1000)
         throw new Error(
           `ramp-up: ${live}/${total} live after ${size.rampLimitSeconds} s; short: ${short
             .slice(0, 5)
             .map((q) => `${q.name} ${by.get(q.name)?.live ?? 0}/${q.size}`)
-            .join(', ')}`,
+            .join(', ')}; ${await why()}`,
         );
       if (Date.now() - lastSay > 30_000) {
         lastSay = Date.now();
-        const u = usage();
-        say(
-          `ramp ${((Date.now() - rampStart) / 1000).toFixed(0)} s: ${live}/${total} live; central RSS ${u.central?.rssMiB.toFixed(0)} MiB`,
-        );
+        say(`ramp ${((Date.now() - rampStart) / 1000).toFixed(0)} s: ${live}/${total} live; ${await why()}`);
       }
       await sleep(5000);
     }

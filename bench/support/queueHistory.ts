@@ -4,8 +4,9 @@
  * each cycle's bytes the protobuf size of its events (what the server stores), as
  * test/integration/queueHistory.test.ts measures it.
  *
- * A monitor cycle opens with `monitorQueue` (today's design) or `listWorkersForMonitor` (the
- * design before, which carried the worker list through this history); a submitter cycle opens
+ * A monitor cycle opens with `monitorQueue` (today's design) or the first `listWorkersForMonitor`
+ * (the design before, which carried the worker list through this history page by page) and ends
+ * with `recordMonitorCycle`; a submitter cycle opens
  * with `planSubmission`. The timer and workflow-task events between two cycles count to the one
  * before. What the activities answered (changed, checked, status calls, workers started) is read
  * from their results, so each cycle's cost can be set against what changed in it.
@@ -69,7 +70,9 @@ export function cyclesOfRun(runId: string, events: readonly HistoryEvent[]): Que
     const name = scheduled?.activityType?.name ?? undefined;
     if (name) activityOf.set(String(e.eventId), name);
     const opensMonitor = name !== undefined && (MONITOR_CYCLE_OPENERS as readonly string[]).includes(name);
-    if (opensMonitor || name === SUBMIT_CYCLE_OPENER) {
+    // The design before listed a big queue page by page: a page after the first is the same cycle.
+    const samePagedCycle = opensMonitor && current?.kind === 'monitor' && current.endMs === undefined;
+    if ((opensMonitor && !samePagedCycle) || name === SUBMIT_CYCLE_OPENER) {
       current = {
         kind: opensMonitor ? 'monitor' : 'submit',
         runId,
