@@ -505,7 +505,7 @@ export async function measureScale(
     say(`ramped to ${total} live in ${rampSeconds.toFixed(0)} s; ageing the jobs to a steady state`);
     const aged = await ageJobs(db, harvesterID, size);
     // Settle: the aged jobs' first changes (most start running) pass through two monitor cycles.
-    await waitMonitorCycles(client, harvesterID, size.queues, 2, (size.monitorSeconds * 4 + 120) * 1000);
+    await waitMonitorCycles(db, harvesterID, size.queues, 2, (size.monitorSeconds * 4 + 120) * 1000);
     checkChildren();
 
     // ---- hold: the steady state measured --------------------------------------------------------
@@ -707,24 +707,34 @@ async function ageJobs(db: Db, harvesterID: string, size: ScaleSize): Promise<nu
   return aged;
 }
 
+/**
+ * Waits until every queue has finished `cycles` whole monitor cycles from now, read from the DB
+ * (recordMonitorCycle stamps queues.monitor_last_ok_at): a query would need the worker, which a
+ * loaded machine may keep from answering in time.
+ */
 async function waitMonitorCycles(
-  client: Client,
+  db: Db,
   harvesterID: string,
   queues: readonly ScaleQueue[],
   cycles: number,
   limitMs: number,
 ): Promise<void> {
   const deadline = Date.now() + limitMs;
-  const state = (q: ScaleQueue) =>
-    client.workflow.getHandle(queueWorkflowId(harvesterID, q.name)).query(queueStateQuery);
-  const from = new Map<string, number>();
-  for (const q of queues) from.set(q.name, (await state(q)).totals.monitorCycles);
-  for (const q of queues) {
-    while (Date.now() < deadline) {
-      // monitorCycles counts cycles begun: n + 1 begun means n finished.
-      if ((await state(q)).totals.monitorCycles >= (from.get(q.name) ?? 0) + cycles + 1) break;
-      await sleep(2000);
-    }
+  const seen = new Map<string, Set<string>>(queues.map((q) => [q.name, new Set<string>()]));
+  const stamps = async () =>
+    (
+      await db.query<{ queue_name: string; at: string | null }>(
+        'SELECT queue_name, monitor_last_ok_at::text AS at FROM queues WHERE harvester_id = $1',
+        [harvesterID],
+      )
+    ).rows;
+  const first = new Map((await stamps()).map((r) => [r.queue_name, r.at]));
+  // A cycle under way now ends with the first new stamp: whole cycles are the ones after it.
+  while (Date.now() < deadline) {
+    for (const r of await stamps())
+      if (r.at && r.at !== first.get(r.queue_name)) seen.get(r.queue_name)?.add(r.at);
+    if ([...seen.values()].every((s) => s.size >= cycles + 1)) return;
+    await sleep(2000);
   }
 }
 
