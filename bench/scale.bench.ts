@@ -30,13 +30,16 @@
  *
  * Sizes (HARVESTER_BENCH_SCALE):
  *   smoke  (default; also what `npm test` runs, test/integration/scaleBench.test.ts): 300 workers
- *          over 3 queues (one edge), monitor every 10 s, hold 2 min; about 4-5 minutes in all.
- *   medium 5,000 workers over 5 queues (two edge), monitor every 60 s, hold 5 min; ~15 min.
+ *          over 3 queues (one edge), monitor every 10 s, hold 2 min; 6 minutes in all (measured,
+ *          load average ~6).
+ *   medium 5,000 workers over 5 queues (two edge), monitor every 60 s, hold 5 min; ~15 min
+ *          estimated (not yet run to the end: on a machine at load 13-21 its ramp stalled, see
+ *          docs/benchmarks.md; medium and full need the machine to themselves).
  *   full   50,000 workers over 50 queues: 20,000 / 5,000 (bulk-killed at the end) / 5,000 edge /
  *          1,000 / 1,000 edge / 45 × 400; monitor every 60 s, heartbeats every 30 min, jobs
  *          running 20-120 min (so ~12 lifecycles/s end at 50,000 live), hold 15 min. The ramp
  *          is bound by how fast the machine starts lifecycles (~100/s on 2 cores: 10-20 min).
- *          Expect 45-60 minutes in all.
+ *          Expect 45-60 minutes in all (estimated).
  *
  *   npm run bench -- scale                                   the smoke size
  *   HARVESTER_BENCH_SCALE=full node --expose-gc --import tsx bench/run.ts scale
