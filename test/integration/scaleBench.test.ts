@@ -23,7 +23,8 @@ test('the scale bench at smoke size: steady state held, every figure measured, h
   for (const r of report.results) t.diagnostic(`${r.name}: ${r.value} ${r.unit}`);
 
   for (const q of report.queues) {
-    assert.ok(q.monitorCycles >= 5, `${q.name}: ${q.monitorCycles} monitor cycles in the 2-minute hold`);
+    // 12 are due (every 10 s); fewer than 3 means the queue workflow was starved for over a minute.
+    assert.ok(q.monitorCycles >= 3, `${q.name}: ${q.monitorCycles} monitor cycles in the 2-minute hold`);
     assert.equal(q.statusCallsPerCycle, 1, `${q.name}: one bulk status call per cycle`);
     assert.ok(
       q.changedMedian > 0,
