@@ -24,6 +24,7 @@ import { runKillLatencyBench } from './killLatency.bench';
 import { runLifecycleThroughputBench } from './lifecycleThroughput.bench';
 import { runLiveWorkerMemoryBench } from './liveWorkerMemory.bench';
 import { runMonitorCallsBench } from './monitorCalls.bench';
+import { runScaleBench } from './scale.bench';
 import { runSlurmSubmitRateBench } from './slurmSubmitRate.bench';
 import {
   BENCH_OUTPUT_DIR,
@@ -46,6 +47,9 @@ const BENCHES: Array<{ name: string; run: () => Promise<BenchResult[]> }> = [
   { name: 'slurmSubmitRate', run: runSlurmSubmitRateBench },
   // Last: it leaves 20,000 lifecycles asleep on the bench server (discarded at the end).
   { name: 'liveWorkerMemory', run: runLiveWorkerMemoryBench },
+  // A whole instance (HARVESTER_BENCH_SCALE=smoke|medium|full, default smoke); at full size it
+  // leaves its 50,000 lifecycles asleep on the bench server too.
+  { name: 'scale', run: runScaleBench },
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -83,6 +83,9 @@ export async function setUpBenchEnvironment(): Promise<{ env: BenchEnvironment; 
     cleanups.push(() => database.drop());
     process.env[ENV_TEMPORAL] = server.address;
     process.env[ENV_DATABASE] = database.url;
+    // For benches that read the server's CPU, RSS and file sizes (bench/scale.bench.ts).
+    if (server.pid) process.env.HARVESTER_BENCH_TEMPORAL_PID = String(server.pid);
+    process.env.HARVESTER_BENCH_TEMPORAL_DB = serverOpts.dbFile;
     return {
       env: { temporalAddress: server.address, databaseUrl: database.url, namespace: 'default' },
       teardown,

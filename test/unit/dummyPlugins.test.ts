@@ -12,6 +12,7 @@ import {
   DummySweeper,
 } from '../../src/plugins/dummy';
 import { JOB_FILE, STATUS_FILE } from '../../src/plugins/dummy/job';
+import { spreadSeconds } from '../../src/plugins/dummy/submitter';
 import type { PluginContext, PluginParams } from '../../src/plugins/types';
 import { ManualClock, makeJob, makeWorker, placeholder } from './support/workers';
 
@@ -287,4 +288,61 @@ test('dummy preparator and stager always succeed; staged files end finished', as
     out.files.map((f) => f.status),
     ['finished'],
   );
+});
+
+test('runAfterSecondsMax / finishAfterSecondsMax spread the jobs over a span, the same for a worker on every submit', async () => {
+  const { submitter } = setup({
+    submitter: {
+      runAfterSeconds: 60,
+      runAfterSecondsMax: 600,
+      finishAfterSeconds: 1200,
+      finishAfterSecondsMax: 7200,
+    },
+  });
+  const workers = Array.from({ length: 400 }, () => worker());
+  await submitter.submitWorkers(workers);
+  const records = await Promise.all(
+    workers.map(async (w) =>
+      JSON.parse(await fs.readFile(path.join(root, String(w.workerID), JOB_FILE), 'utf8')),
+    ),
+  );
+  const runs = records.map((r) => r.runAfterSeconds as number);
+  const ends = records.map((r) => r.finishAfterSeconds as number);
+  assert.ok(
+    runs.every((x) => x >= 60 && x <= 600),
+    'every start within its span',
+  );
+  assert.ok(
+    ends.every((x) => x >= 1200 && x <= 7200),
+    'every end within its span',
+  );
+  // Spread, not clustered: each quarter of the span holds a fair share of 400 workers.
+  for (const [xs, lo, hi] of [
+    [runs, 60, 600],
+    [ends, 1200, 7200],
+  ] as const) {
+    for (let q = 0; q < 4; q++) {
+      const from = lo + ((hi - lo) * q) / 4;
+      const n = xs.filter((x) => x >= from && x < from + (hi - lo) / 4).length;
+      assert.ok(n > 60 && n < 140, `quarter ${q} of ${lo}-${hi} s holds ${n} of 400`);
+    }
+  }
+  assert.deepEqual(
+    workers.slice(0, 5).map((w) => spreadSeconds(1200, 7200, w.workerID, 2)),
+    ends.slice(0, 5),
+    'drawn from the worker id alone',
+  );
+});
+
+test('a spread needs its lower end and must not end below it', () => {
+  const ctx: PluginContext = { harvesterID: 'h1', queueName: 'TEST_PQ' };
+  assert.throws(
+    () => new DummySubmitter(params({ finishAfterSecondsMax: 60 }), ctx),
+    /"finishAfterSecondsMax" must be set together with finishAfterSeconds, got 60/,
+  );
+  assert.throws(
+    () => new DummySubmitter(params({ runAfterSeconds: 60, runAfterSecondsMax: 30 }), ctx),
+    /"runAfterSecondsMax" must be a number >= runAfterSeconds \(60\), got 30/,
+  );
+  assert.equal(spreadSeconds(90, undefined, 7, 1), 90);
 });

@@ -5,6 +5,9 @@
  *   submitOutcome        — outcome for every other worker (default success);
  *   runAfterSeconds, finishAfterSeconds, finalStatus, failRunWorkerIDs — automatic progression recorded
  *                          with the job, so a demo's workers run and finish by themselves (see job.ts);
+ *   runAfterSecondsMax, finishAfterSecondsMax — spread: each worker's time is drawn between the
+ *                          value and its Max from the worker id (the same on a resubmit), so a big
+ *                          queue's jobs start and end over a span instead of all at once;
  *   accessPoint          — template used when a worker carries none.
  */
 import { randomUUID } from 'node:crypto';
@@ -32,11 +35,41 @@ import {
 const PLUGIN = 'DummySubmitter';
 const FINAL_STATUSES: readonly DummyFinalStatus[] = ['finished', 'failed', 'cancelled'];
 
+/** `<key>Max`, checked against `<key>`: a spread needs its lower end, and ends at or above it. */
+function spreadMax(params: PluginParams, key: string, min: number | undefined): number | undefined {
+  const maxKey = `${key}Max`;
+  const max = optionalNumber(params, PLUGIN, maxKey);
+  if (max === undefined) return undefined;
+  if (min === undefined) throw new PluginParamError(PLUGIN, maxKey, `set together with ${key}`, max);
+  if (max < min) throw new PluginParamError(PLUGIN, maxKey, `a number >= ${key} (${min})`, max);
+  return max;
+}
+
+/**
+ * A point in [min, max] chosen by the worker id (an integer hash, so neighbouring ids land far
+ * apart); `salt` keeps the start and end draws independent. min alone (no spread) is min.
+ */
+export function spreadSeconds(
+  min: number | undefined,
+  max: number | undefined,
+  workerID: number,
+  salt: number,
+): number | undefined {
+  if (min === undefined || max === undefined || max === min) return min;
+  let h = (Math.imul(workerID, 0x9e3779b1) ^ Math.imul(salt, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return Math.round(min + (max - min) * (h / 2 ** 32));
+}
+
 export class DummySubmitter implements Submitter {
   private readonly failSubmitWorkerIDs: ReadonlySet<number>;
   private readonly submitOutcome: PluginOutcome;
   private readonly runAfterSeconds?: number;
   private readonly finishAfterSeconds?: number;
+  private readonly runAfterSecondsMax?: number;
+  private readonly finishAfterSecondsMax?: number;
   private readonly finalStatus?: DummyFinalStatus;
   private readonly failRunWorkerIDs: ReadonlySet<number>;
   private readonly accessPoint?: string;
@@ -47,6 +80,8 @@ export class DummySubmitter implements Submitter {
     this.submitOutcome = outcomeParam(params, PLUGIN, 'submitOutcome', 'success');
     this.runAfterSeconds = optionalNumber(params, PLUGIN, 'runAfterSeconds');
     this.finishAfterSeconds = optionalNumber(params, PLUGIN, 'finishAfterSeconds');
+    this.runAfterSecondsMax = spreadMax(params, 'runAfterSeconds', this.runAfterSeconds);
+    this.finishAfterSecondsMax = spreadMax(params, 'finishAfterSeconds', this.finishAfterSeconds);
     const finalStatus = optionalString(params, PLUGIN, 'finalStatus');
     if (finalStatus !== undefined && !(FINAL_STATUSES as readonly string[]).includes(finalStatus)) {
       throw new PluginParamError(PLUGIN, 'finalStatus', `one of ${FINAL_STATUSES.join(', ')}`, finalStatus);
@@ -114,8 +149,13 @@ export class DummySubmitter implements Submitter {
         batchID: randomUUID().replace(/-/g, ''),
         workerID: worker.workerID,
         submittedAt: this.now().toISOString(),
-        runAfterSeconds: this.runAfterSeconds,
-        finishAfterSeconds: this.finishAfterSeconds,
+        runAfterSeconds: spreadSeconds(this.runAfterSeconds, this.runAfterSecondsMax, worker.workerID, 1),
+        finishAfterSeconds: spreadSeconds(
+          this.finishAfterSeconds,
+          this.finishAfterSecondsMax,
+          worker.workerID,
+          2,
+        ),
         finalStatus: this.failRunWorkerIDs.has(worker.workerID) ? 'failed' : this.finalStatus,
       };
       await writeStatusFile(accessPoint, 'submitted');
