@@ -22,6 +22,7 @@ import { harvesterMetrics } from '../observability/metrics';
 import { writeFileAtomic } from '../plugins/common/files';
 import type { PluginRegistry } from '../plugins/registry';
 import type { PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import { KeyedBatcher } from '../util/keyedBatcher';
 import { type Packed, pack, unpack } from '../util/packed';
 import { MONITOR_PAGE_SIZE } from '../workflows/queueMessages';
 import type {
@@ -55,6 +56,25 @@ function trimPilotReport(pandaID: string, attrs: Record<string, unknown>): Recor
   });
   return { ...attrs, metaData: meta && typeof meta === 'object' ? { files: meta.files } : undefined };
 }
+
+/**
+ * How kills of one queue are gathered into one sweeper call (Harvester's kill_workers(list)): every
+ * lifecycle still runs its own kill activity (its story stays in its own history), and the
+ * activities that reach this process close together share one killWorkers call: one scancel per
+ * cluster and argv chunk, one condor_rm per schedd. A lone kill waits only the idle gap.
+ * docs/decisions.md "Bulk kills" has the why and the measured figures.
+ */
+export const KILL_BATCH = {
+  /** A lone kill (or the end of a burst) goes out after this long without another kill. */
+  idleMs: 150,
+  /** A steady stream of kills goes out at least this often: the most a kill waits for batch mates. */
+  windowMs: 1000,
+  /**
+   * At most this many workers per sweeper call. Above the activity slots of one worker process
+   * (so slots, not this, bound a burst's batch); the plugins chunk their own argv below it.
+   */
+  maxItems: 5000,
+} as const;
 
 export interface PluginActivityDeps {
   registry: PluginRegistry;
@@ -103,8 +123,32 @@ export async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+interface KillItem {
+  call: PluginCall;
+  worker: WorkSpec;
+}
+
 export function createPluginActivities(deps: PluginActivityDeps) {
   const mirrorDir = deps.mirrorDir ?? path.join(process.env.HARVESTER_DATA_DIR || '.data', 'edge-monitor');
+
+  /**
+   * Kills waiting for their batch mates, keyed by queue and sweeper section (workers of one key
+   * can go into one sweeper call). Each kill activity keeps heartbeating while it waits, so a dead
+   * process is still noticed per worker within the heartbeat timeout.
+   */
+  const killBatcher = new KeyedBatcher<KillItem, PluginResult>({
+    ...KILL_BATCH,
+    flush: async (_key, items) => {
+      const results = await plugin('sweeper', items[0].call).killWorkers(items.map((i) => i.worker));
+      if (results.length !== items.length)
+        throw new Error(
+          `sweeper ${items[0].call.params.module}/${items[0].call.params.name} returned ${results.length} results for ${items.length} workers`,
+        );
+      harvesterMetrics.killResults(items[0].call.queueName, results);
+      return results;
+    },
+  });
+  const killBatchKey = (call: PluginCall) => JSON.stringify([call.harvesterID, call.queueName, call.params]);
 
   function plugin<K extends PluginKind>(kind: K, call: PluginCall, submitAttempt?: number): PluginKinds[K] {
     return createPlugin(deps.registry, kind, call, submitAttempt);
@@ -186,11 +230,17 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       });
     },
 
-    /** One kill call for many workers (one scancel / condor_rm). */
+    /**
+     * Kills the given workers (a lifecycle sends its own one): they join the kills of the same queue
+     * arriving here within the batch window, and all go out in one sweeper call (one scancel /
+     * condor_rm). Each worker's own outcome comes back; a failed one is retried by its lifecycle.
+     */
     async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
-      const results = await withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
-      harvesterMetrics.killResults(call.queueName, results);
-      return results;
+      const key = killBatchKey(call);
+      const { workers, ...rest } = call;
+      return withHeartbeats(() =>
+        Promise.all(workers.map((worker) => killBatcher.add(key, { call: rest, worker }))),
+      );
     },
 
     /**

@@ -101,6 +101,12 @@ export interface WorkerLifecycleInput {
   submission?: SubmissionOutcome;
   /** Submitting itself after a bulk submit failed: look the worker up in the batch system first. */
   lookupBeforeSubmit?: boolean;
+  /**
+   * Continue as new once a run's history holds this many events, besides when the server suggests
+   * it. Tests set a small number so that the watch loop continues as new on every wake-up (a kill
+   * pending across runs); unset in production.
+   */
+  continueAsNewAfterEvents?: number;
 }
 
 export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workflowHistoryLength: number };
