@@ -70,8 +70,8 @@ export const KILL_BATCH = {
   /** A steady stream of kills goes out at least this often: the most a kill waits for batch mates. */
   windowMs: 1000,
   /**
-   * At most this many workers per sweeper call. Above the activity slots of one worker process
-   * (so slots, not this, bound a burst's batch); the plugins chunk their own argv below it.
+   * At most this many workers per sweeper call (the plugins chunk their own argv below it). A
+   * waiting kill holds its activity slot, so a batch is also cut at the process's slots (deps).
    */
   maxItems: 5000,
 } as const;
@@ -83,6 +83,12 @@ export interface PluginActivityDeps {
    * default <HARVESTER_DATA_DIR>/edge-monitor. Losing it costs one full resync, nothing else.
    */
   mirrorDir?: string;
+  /**
+   * The activity slots of the worker process these activities run in (maxConcurrentActivityTask-
+   * Executions). A kill batch that fills them cannot grow (no further kill can start here), so it
+   * goes out at once instead of waiting for the idle gap. Unset: KILL_BATCH.maxItems.
+   */
+  activitySlots?: number;
 }
 
 /** One cycle of an edge queue's bulk monitor: the delta to apply, and whether to check after it. */
@@ -138,6 +144,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
    */
   const killBatcher = new KeyedBatcher<KillItem, PluginResult>({
     ...KILL_BATCH,
+    maxItems: Math.min(KILL_BATCH.maxItems, deps.activitySlots ?? KILL_BATCH.maxItems),
     flush: async (_key, items) => {
       const results = await plugin('sweeper', items[0].call).killWorkers(items.map((i) => i.worker));
       if (results.length !== items.length)

@@ -235,3 +235,23 @@ test('HTCondor: kills of one schedd are one condor_rm; each worker gets its own 
   assert.match(results[3][0].diag, /permission denied to remove job 241\.0/);
   assert.match(results[4][0].diag, /no result for job 4243\.0/);
 });
+
+test("a batch that fills the process's activity slots goes out at once: no further kill could start to join it", async () => {
+  const r = replay({});
+  const activities = createPluginActivities({ registry: registryWith(r.run), activitySlots: 20 });
+  const kills = Array.from({ length: 50 }, (_, i) =>
+    killActivity(activities, call(SLURM, worker(i + 1, String(i + 1)))),
+  );
+  await new Promise(setImmediate); // the activities have started (setImmediate is not mocked)
+  assert.deepEqual(
+    r.calls.map((c) => c.length - 1),
+    [20, 20],
+    'two full batches without waiting for the idle gap',
+  );
+  mock.timers.tick(KILL_BATCH.idleMs);
+  await Promise.all(kills.map((k) => k.result));
+  assert.deepEqual(
+    r.calls.map((c) => c.length - 1),
+    [20, 20, 10],
+  );
+});
