@@ -113,6 +113,12 @@ export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workf
 
 export const statusChangedSignal = defineSignal<[WorkerStatusReport]>('statusChanged');
 export const killSignal = defineSignal<[KillRequest]>('kill');
+/**
+ * Kill signals in flight at once when many workers are killed (a PanDA kill command, `workers
+ * kill` with a filter): fast enough that their kill activities meet in a few sweeper batches,
+ * bounded so that the server is not flooded.
+ */
+export const KILL_SIGNAL_CONCURRENCY = 20;
 /** The same kill, for callers that want an answer: rejected (no history) when the worker is already final. */
 export const killUpdate = defineUpdate<{ accepted: true; status: WorkerStatus }, [KillRequest]>('kill');
 export const statusQuery = defineQuery<WorkerStatusView>('status');
