@@ -66,9 +66,15 @@ function trimPilotReport(pandaID: string, attrs: Record<string, unknown>): Recor
  */
 export const KILL_BATCH = {
   /** A lone kill (or the end of a burst) goes out after this long without another kill. */
-  idleMs: 150,
-  /** A steady stream of kills goes out at least this often: the most a kill waits for batch mates. */
+  idleMs: 300,
+  /** A steady stream of kills goes out at least this often: the most a lone kill waits for batch mates. */
   windowMs: 1000,
+  /**
+   * Ten kills within that window are a bulk kill (a KILL_WORKERS command, `workers kill` with a
+   * filter): its lifecycles reach their kill activities over many seconds, so the batch waits up
+   * to 5 s (1 s of quiet) and goes out in a few calls; every kill still ends well within a minute.
+   */
+  burst: { afterItems: 10, windowMs: 5000, idleMs: 1000 },
   /**
    * At most this many workers per sweeper call (the plugins chunk their own argv below it). A
    * waiting kill holds its activity slot, so a batch is also cut at the process's slots (deps).

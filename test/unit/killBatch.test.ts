@@ -124,8 +124,9 @@ test('200 kill activities of one queue are one scancel; each gets its own outcom
   const activities = createPluginActivities({ registry: registryWith(r.run) });
   const ids = ['10', '999999', '4', ...Array.from({ length: 197 }, (_, i) => String(1000 + i))];
   const kills = ids.map((id, i) => killActivity(activities, call(SLURM, worker(i + 1, id))));
-  mock.timers.tick(KILL_BATCH.idleMs - 1);
-  assert.equal(r.calls.length, 0, 'held for batch mates until the idle gap');
+  // Two hundred at once are a bulk kill: they wait for the burst's quiet gap, then go out together.
+  mock.timers.tick(KILL_BATCH.burst.idleMs - 1);
+  assert.equal(r.calls.length, 0, 'held for batch mates until the quiet gap');
   mock.timers.tick(1);
   const results = await Promise.all(kills.map((k) => k.result));
   assert.equal(r.calls.length, 1, 'one scancel for all 200');
@@ -166,6 +167,7 @@ test('a steady stream of kills goes out at the window, not held while kills keep
   const kills: Array<Promise<PluginResult[]>> = [];
   const gap = KILL_BATCH.idleMs - 50;
   let elapsed = 0;
+  // Fewer kills per window than a burst: each window's go out at its end.
   for (let i = 0; elapsed < 2 * KILL_BATCH.windowMs; i++) {
     kills.push(killActivity(activities, call(SLURM, worker(i + 1, String(100 + i)))).result);
     mock.timers.tick(gap);
@@ -181,6 +183,7 @@ test('a steady stream of kills goes out at the window, not held while kills keep
   );
   assert.ok(r.calls.length >= 2 && r.calls.length <= 3, `one call per window: ${perCall.join(', ')}`);
   assert.ok(perCall[0] > 1, 'the first call took the kills of its window');
+  assert.ok(Math.max(...perCall) < KILL_BATCH.burst.afterItems, 'no window of this stream was a burst');
 });
 
 test('each waiting kill activity heartbeats through a slow batched scancel; a failed call fails every kill of its batch', async () => {
@@ -248,7 +251,7 @@ test("a batch that fills the process's activity slots goes out at once: no furth
     [20, 20],
     'two full batches without waiting for the idle gap',
   );
-  mock.timers.tick(KILL_BATCH.idleMs);
+  mock.timers.tick(KILL_BATCH.burst.idleMs);
   await Promise.all(kills.map((k) => k.result));
   assert.deepEqual(
     r.calls.map((c) => c.length - 1),
