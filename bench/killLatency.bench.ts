@@ -12,10 +12,19 @@
  * workflow task, killWorkers activity dispatch), scancel itself (from the plugin's timing runner),
  * and scancel's end → squeue shows the job ended (Slurm + our poll interval).
  *
+ * Then a burst: B more workers (HARVESTER_BENCH_SLURM_BURST, default 200; 0 = skip) are killed all at
+ * once, the way a PanDA KILL_WORKERS command or `workers kill --query` signals them
+ * (KILL_SIGNAL_CONCURRENCY at a time). Each lifecycle runs its own kill activity; the plugin
+ * activities batch them (activities/plugin.ts KILL_BATCH), so the bench counts the scancel calls
+ * the burst made (from the plugin's timing runner) and how long until every job had ended.
+ *
  * Standalone (own dev server on 7533, own DB): node --import tsx bench/killLatency.bench.ts
  */
+
+import { chunkByLength } from '../src/plugins/common/batchName';
 import { workerLifecycleWorkflow } from '../src/workflows/workerLifecycle';
 import {
+  KILL_SIGNAL_CONCURRENCY,
   killSignal,
   statusChangedSignal,
   statusQuery,
@@ -37,6 +46,9 @@ import {
 } from './support/slurmBench';
 
 const M = Number(process.env.HARVESTER_BENCH_SLURM_KILLS || 30);
+const B = Number(process.env.HARVESTER_BENCH_SLURM_BURST ?? 200);
+/** Longest wait for the burst's jobs to be submitted, and then to end after their kills. */
+const BURST_LIMIT_MS = 120_000;
 const TARGET_P95_MS = 2000;
 const POLL_MS = 50;
 /** Longest wait for one job to end after its kill: past this it counts as not killed. */
@@ -160,6 +172,7 @@ export async function runKillLatencyBench(
     }
     const p95 = percentile(total, 0.95);
     const failedKills = kills.length - killed.length;
+    const burst = B > 0 ? await killBurst(stack, workflowIds) : [];
     return [
       {
         name: `kill signal → Slurm job ended, p50 (M=${M}, one at a time)`,
@@ -187,6 +200,7 @@ export async function runKillLatencyBench(
       },
       { name: 'kill: scancel command duration, p50', value: percentile(scancelRun, 0.5), unit: 'ms' },
       { name: 'kill: signal → scancel started, p95', value: percentile(toScancel, 0.95), unit: 'ms' },
+      ...burst,
     ];
   } finally {
     await cancelJobsTagged(tag).catch(() => 0);
@@ -198,6 +212,77 @@ export async function runKillLatencyBench(
     });
     await stack.close();
   }
+}
+
+type SlurmStack = Awaited<ReturnType<typeof startSlurmStack>>;
+
+/** B workers submitted, then all killed at once: scancel calls made and time until every job ended. */
+async function killBurst(stack: SlurmStack, workflowIds: string[]): Promise<BenchResult[]> {
+  const workers = await stack.newPendingWorkers(B);
+  const ids = new Set(workers.map((w) => w.workerID));
+  const handles: Array<ReturnType<typeof stack.client.workflow.getHandle>> = [];
+  await forEachLimited(workers, 10, async (w) => {
+    const workflowId = workerWorkflowId(stack.harvesterID, stack.queueName, w.workerID);
+    await stack.client.workflow.start(workerLifecycleWorkflow, {
+      taskQueue: stack.taskQueue,
+      workflowId,
+      args: [{ worker: w, policy: stack.policy }],
+    });
+    workflowIds.push(workflowId);
+    handles.push(stack.client.workflow.getHandle(workflowId));
+  });
+  // Submitted: every worker has its batch job (queued or running: a kill ends either).
+  const deadline = Date.now() + BURST_LIMIT_MS;
+  let batchIds: string[] = [];
+  while (Date.now() < deadline) {
+    const rows = await stack.db.query<{ worker_id: string; batch_id: string }>(
+      `SELECT worker_id, batch_id FROM workers WHERE harvester_id = $1 AND batch_id IS NOT NULL AND status = 'submitted'`,
+      [stack.harvesterID],
+    );
+    batchIds = rows.rows.filter((r) => ids.has(Number(r.worker_id))).map((r) => r.batch_id);
+    if (batchIds.length === B) break;
+    await sleep(500);
+  }
+  if (batchIds.length < B) throw new Error(`burst: only ${batchIds.length} of ${B} workers submitted`);
+  await sleep(1000); // let the submissions' reports drain
+
+  const startMs = nowMs();
+  await forEachLimited(handles, KILL_SIGNAL_CONCURRENCY, (h) =>
+    h.signal(killSignal, { reason: 'kill burst bench' }),
+  );
+  const signalledMs = nowMs();
+  let left = batchIds;
+  while (left.length > 0 && nowMs() - startMs < BURST_LIMIT_MS) {
+    const states = await squeueStates(left);
+    left = left.filter((id) => {
+      const st = states.get(id);
+      return st !== undefined && !ENDED.has(st);
+    });
+    if (left.length > 0) await sleep(200);
+  }
+  const endedMs = nowMs() - startMs;
+  const calls = stack.log.of('scancel', startMs);
+  const sizes = calls.map((c) => c.args.length).sort((a, b) => b - a);
+  const chunks = chunkByLength(batchIds, 100_000, ' ').length;
+  return [
+    {
+      name: `kill burst: scancel calls for ${B} workers killed at once`,
+      value: calls.length,
+      unit: 'calls',
+      note:
+        `${chunks} argv chunk(s); ids per call: ${sizes.join(', ')}; ` +
+        `${B} signals sent in ${(signalledMs - startMs).toFixed(0)} ms (${KILL_SIGNAL_CONCURRENCY} at a time); ` +
+        `scancel calls started ${calls.length ? `${(calls[0].startMs - startMs).toFixed(0)}–${(calls[calls.length - 1].startMs - startMs).toFixed(0)}` : '-'} ms after the first signal`,
+    },
+    {
+      name: `kill burst: signals start → all ${B} jobs ended`,
+      value: endedMs,
+      unit: 'ms',
+      target: '< 60000 ms',
+      pass: left.length === 0 && endedMs < 60_000,
+      note: left.length > 0 ? `${left.length} jobs not ended: ${left.slice(0, 10).join(', ')}` : undefined,
+    },
+  ];
 }
 
 if (require.main === module) runSlurmBenchAlone(runKillLatencyBench);

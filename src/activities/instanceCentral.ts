@@ -33,6 +33,7 @@ import { setNNewWorkers, upsertQueue } from '../db/queues';
 import { type KillFilter, listLiveWorkers, markWorkersToKill } from '../db/workers';
 import { createMonitorExporter, type TableExportResult } from '../monitoring/exportToCentral';
 import type { PandaCommunicator } from '../panda/client';
+import { forEachLimited } from '../util/concurrency';
 import {
   adjustNowSignal,
   type QueueWorkflowSettings,
@@ -40,7 +41,7 @@ import {
   settingsSignal,
   stopQueueSignal,
 } from '../workflows/queueMessages';
-import { killSignal, workerWorkflowId } from '../workflows/workerMessages';
+import { KILL_SIGNAL_CONCURRENCY, killSignal, workerWorkflowId } from '../workflows/workerMessages';
 
 export interface InstanceCentralDeps {
   db: Db;
@@ -150,6 +151,13 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
     ? createMonitorExporter(deps.db, deps.monitorDatabaseUrl)
     : undefined;
 
+  /**
+   * Tells each marked worker's lifecycle to kill it, KILL_SIGNAL_CONCURRENCY at a time: the kills
+   * of a big command reach the lifecycles within seconds, so their kill activities meet in a few
+   * sweeper batches (activities/plugin.ts). Every worker is tried; a failure (Temporal away) fails
+   * the command after that, and the command's next application signals the marked workers again
+   * (markWorkersToKill alsoMarked; a repeated kill is ignored by a lifecycle that has one).
+   */
   async function signalKills(workerIDs: number[], reason: string, source: 'panda_command'): Promise<number> {
     if (workerIDs.length === 0) return 0;
     const { rows } = await deps.db.query<{ worker_id: string; computing_site: string }>(
@@ -157,16 +165,22 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
       [workerIDs],
     );
     let signalled = 0;
-    for (const r of rows) {
+    const failed: string[] = [];
+    await forEachLimited(rows, KILL_SIGNAL_CONCURRENCY, async (r) => {
       try {
         await deps.client.workflow
           .getHandle(workerWorkflowId(deps.harvesterID, r.computing_site, Number(r.worker_id)))
           .signal(killSignal, { reason, source });
         signalled++;
       } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        if (!(err instanceof WorkflowNotFoundError))
+          failed.push(`worker ${r.worker_id}: ${(err as Error).message}`);
       }
-    }
+    });
+    if (failed.length > 0)
+      throw new Error(
+        `kill signal failed for ${failed.length} of ${rows.length} workers (first: ${failed[0]})`,
+      );
     return signalled;
   }
 
@@ -202,7 +216,7 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
         // Harvester: a missing or empty list means "no-op", not "everything".
         const lists = [filter.computingSite, filter.computingElement, filter.submissionHost];
         if (lists.every((l) => l === undefined || (Array.isArray(l) && l.length === 0))) return { killed: 0 };
-        const ids = await markWorkersToKill(deps.db, filter, 'PanDA KILL_WORKERS');
+        const ids = await markWorkersToKill(deps.db, filter, 'PanDA KILL_WORKERS', { alsoMarked: true });
         return {
           killed: ids.length,
           signalled: await signalKills(ids, 'PanDA command KILL_WORKERS', 'panda_command'),
@@ -214,6 +228,7 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
           deps.db,
           { workerIDs: ids, harvesterID: deps.harvesterID },
           'PanDA SYNC_WORKERS_KILL',
+          { alsoMarked: true },
         );
         return {
           killed: marked.length,

@@ -22,6 +22,7 @@ import { harvesterMetrics } from '../observability/metrics';
 import { writeFileAtomic } from '../plugins/common/files';
 import type { PluginRegistry } from '../plugins/registry';
 import type { PluginKind, PluginKinds, PluginResult, SubmitResult } from '../plugins/types';
+import { KeyedBatcher } from '../util/keyedBatcher';
 import { type Packed, pack, unpack } from '../util/packed';
 import { MONITOR_PAGE_SIZE } from '../workflows/queueMessages';
 import type {
@@ -56,6 +57,31 @@ function trimPilotReport(pandaID: string, attrs: Record<string, unknown>): Recor
   return { ...attrs, metaData: meta && typeof meta === 'object' ? { files: meta.files } : undefined };
 }
 
+/**
+ * How kills of one queue are gathered into one sweeper call (Harvester's kill_workers(list)): every
+ * lifecycle still runs its own kill activity (its story stays in its own history), and the
+ * activities that reach this process close together share one killWorkers call: one scancel per
+ * cluster and argv chunk, one condor_rm per schedd. A lone kill waits only the idle gap.
+ * docs/decisions.md "Bulk kills" has the why and the measured figures.
+ */
+export const KILL_BATCH = {
+  /** A lone kill (or the end of a burst) goes out after this long without another kill. */
+  idleMs: 300,
+  /** A steady stream of kills goes out at least this often: the most a lone kill waits for batch mates. */
+  windowMs: 1000,
+  /**
+   * Ten kills within that window are a bulk kill (a KILL_WORKERS command, `workers kill` with a
+   * filter): its lifecycles reach their kill activities over many seconds, so the batch waits up
+   * to 5 s (1 s of quiet) and goes out in a few calls; every kill still ends well within a minute.
+   */
+  burst: { afterItems: 10, windowMs: 5000, idleMs: 1000 },
+  /**
+   * At most this many workers per sweeper call (the plugins chunk their own argv below it). A
+   * waiting kill holds its activity slot, so a batch is also cut at the process's slots (deps).
+   */
+  maxItems: 5000,
+} as const;
+
 export interface PluginActivityDeps {
   registry: PluginRegistry;
   /**
@@ -63,6 +89,12 @@ export interface PluginActivityDeps {
    * default <HARVESTER_DATA_DIR>/edge-monitor. Losing it costs one full resync, nothing else.
    */
   mirrorDir?: string;
+  /**
+   * The activity slots of the worker process these activities run in (maxConcurrentActivityTask-
+   * Executions). A kill batch that fills them cannot grow (no further kill can start here), so it
+   * goes out at once instead of waiting for the idle gap. Unset: KILL_BATCH.maxItems.
+   */
+  activitySlots?: number;
 }
 
 /** One cycle of an edge queue's bulk monitor: the delta to apply, and whether to check after it. */
@@ -103,8 +135,33 @@ export async function withHeartbeats<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+interface KillItem {
+  call: PluginCall;
+  worker: WorkSpec;
+}
+
 export function createPluginActivities(deps: PluginActivityDeps) {
   const mirrorDir = deps.mirrorDir ?? path.join(process.env.HARVESTER_DATA_DIR || '.data', 'edge-monitor');
+
+  /**
+   * Kills waiting for their batch mates, keyed by queue and sweeper section (workers of one key
+   * can go into one sweeper call). Each kill activity keeps heartbeating while it waits, so a dead
+   * process is still noticed per worker within the heartbeat timeout.
+   */
+  const killBatcher = new KeyedBatcher<KillItem, PluginResult>({
+    ...KILL_BATCH,
+    maxItems: Math.min(KILL_BATCH.maxItems, deps.activitySlots ?? KILL_BATCH.maxItems),
+    flush: async (_key, items) => {
+      const results = await plugin('sweeper', items[0].call).killWorkers(items.map((i) => i.worker));
+      if (results.length !== items.length)
+        throw new Error(
+          `sweeper ${items[0].call.params.module}/${items[0].call.params.name} returned ${results.length} results for ${items.length} workers`,
+        );
+      harvesterMetrics.killResults(items[0].call.queueName, results);
+      return results;
+    },
+  });
+  const killBatchKey = (call: PluginCall) => JSON.stringify([call.harvesterID, call.queueName, call.params]);
 
   function plugin<K extends PluginKind>(kind: K, call: PluginCall, submitAttempt?: number): PluginKinds[K] {
     return createPlugin(deps.registry, kind, call, submitAttempt);
@@ -186,11 +243,17 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       });
     },
 
-    /** One kill call for many workers (one scancel / condor_rm). */
+    /**
+     * Kills the given workers (a lifecycle sends its own one): they join the kills of the same queue
+     * arriving here within the batch window, and all go out in one sweeper call (one scancel /
+     * condor_rm). Each worker's own outcome comes back; a failed one is retried by its lifecycle.
+     */
     async killWorkers(call: WorkersPluginCall): Promise<PluginResult[]> {
-      const results = await withHeartbeats(() => plugin('sweeper', call).killWorkers(call.workers));
-      harvesterMetrics.killResults(call.queueName, results);
-      return results;
+      const key = killBatchKey(call);
+      const { workers, ...rest } = call;
+      return withHeartbeats(() =>
+        Promise.all(workers.map((worker) => killBatcher.add(key, { call: rest, worker }))),
+      );
     },
 
     /**

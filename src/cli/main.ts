@@ -200,6 +200,7 @@ async function runEdge(opts: {
       registry: createPluginRegistry(),
       // This host's mirrors of its edge queues' live workers (the bulk monitor's state).
       mirrorDir: join(settings.dataDir, 'edge-monitor'),
+      activitySlots: opts.maxConcurrent,
     }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrent,
     // On SIGTERM: stop polling, let running batch commands finish for this long.

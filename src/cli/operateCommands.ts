@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type HarvesterSettings, loadSettings } from '../config/settings';
 import { connectClient } from '../temporal/connection';
+import { forEachLimited } from '../util/concurrency';
 import { instanceStateQuery, instanceWorkflowId } from '../workflows/instanceMessages';
 import {
   drainUpdate,
@@ -19,7 +20,12 @@ import {
   resumeUpdate,
   setLimitsUpdate,
 } from '../workflows/queueMessages';
-import { killSignal, statusQuery, workerWorkflowId } from '../workflows/workerMessages';
+import {
+  KILL_SIGNAL_CONCURRENCY,
+  killSignal,
+  statusQuery,
+  workerWorkflowId,
+} from '../workflows/workerMessages';
 import { startInstanceWorkflow } from './centralProcess';
 
 export class CliUsageError extends Error {
@@ -357,7 +363,9 @@ export function registerOperateCommands(program: Command, queues: Command): void
           }
           let done = 0;
           const failed: string[] = [];
-          for (const id of ids) {
+          // Several at a time: the kills reach the lifecycles close together, so the sweeper kills
+          // them in a few batch calls (one scancel for many) instead of one call per worker.
+          await forEachLimited(ids, KILL_SIGNAL_CONCURRENCY, async (id) => {
             try {
               await client.workflow
                 .getHandle(id)
@@ -368,7 +376,7 @@ export function registerOperateCommands(program: Command, queues: Command): void
             done++;
             if (ids.length > 20 && done % 100 === 0)
               process.stderr.write(`  ${done}/${ids.length} signalled\n`);
-          }
+          });
           console.log(
             `kill sent to ${ids.length - failed.length} worker(s)${failed.length ? `; failed: ${failed.join('; ')}` : ''}`,
           );

@@ -652,25 +652,27 @@ function selectorParam(s: Selector | undefined): readonly string[] | null {
 }
 
 /**
- * Marks matching workers to be killed: only non-final, unswept workers, and only those not marked
- * already (kill_time IS NULL), so the first reason and time stay. Returns the ids marked now.
+ * Marks matching workers to be killed: only non-final, unswept workers; a worker marked already
+ * keeps its first reason and time. Returns the ids marked now, or with `alsoMarked` every matching
+ * live worker, marked now or before: a command applied again after it failed half-way (its
+ * signals cut off) then reaches the workers it had marked but not yet told.
  * A filter with no field at all is refused: "kill everything" must be said with 'ALL'.
  */
 export async function markWorkersToKill(
   db: Queryable,
   filter: KillFilter,
   reason: string,
-  opts: { killAt?: TimeInput } = {},
+  opts: { killAt?: TimeInput; alsoMarked?: boolean } = {},
 ): Promise<number[]> {
   const given = Object.values(filter).filter((v) => v !== undefined);
   if (given.length === 0)
     throw new Error('markWorkersToKill: empty filter; pass "ALL" explicitly to match every worker');
   const res = await db.query<{ worker_id: string }>(
     `UPDATE workers w SET
-       kill_time = COALESCE($1::timestamptz, now()),
-       kill_reason = left($2::text, ${DIAG_MAX}),
-       modification_time = now()
-     WHERE w.kill_time IS NULL AND w.swept_at IS NULL AND w.status IN ${LIVE_SQL}
+       kill_time = COALESCE(w.kill_time, $1::timestamptz, now()),
+       kill_reason = CASE WHEN w.kill_time IS NULL THEN left($2::text, ${DIAG_MAX}) ELSE w.kill_reason END,
+       modification_time = CASE WHEN w.kill_time IS NULL THEN now() ELSE w.modification_time END
+     WHERE (w.kill_time IS NULL OR $10::boolean) AND w.swept_at IS NULL AND w.status IN ${LIVE_SQL}
        AND ($3::bigint[] IS NULL OR w.worker_id = ANY($3::bigint[]))
        AND ($4::bigint[] IS NULL OR EXISTS (
              SELECT 1 FROM job_workers jw WHERE jw.worker_id = w.worker_id AND jw.panda_id = ANY($4::bigint[])))
@@ -690,6 +692,7 @@ export async function markWorkersToKill(
       selectorParam(filter.status),
       selectorParam(filter.computingElement),
       selectorParam(filter.submissionHost),
+      opts.alsoMarked === true,
     ],
   );
   return res.rows.map((r) => toSafeNumber(r.worker_id)).sort((a, b) => a - b);

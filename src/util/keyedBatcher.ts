@@ -14,6 +14,13 @@ export interface KeyedBatcherOptions<In, Out> {
    * the full window. Default: a quarter of windowMs.
    */
   idleMs?: number;
+  /**
+   * A batch that has grown to `afterItems` is a burst (a bulk kill whose items arrive over many
+   * seconds as their workflows get to them): from then on it waits up to `windowMs` from its first
+   * item and `idleMs` of quiet, so the burst goes out in a few calls, while a lone item or a small
+   * group keeps the short windows above.
+   */
+  burst?: { afterItems: number; windowMs: number; idleMs: number };
   /** One bulk call; must return one result per item, in order. */
   flush(key: string, items: In[]): Promise<Out[]>;
 }
@@ -23,6 +30,8 @@ interface Pending<In, Out> {
   waiters: Array<{ resolve(v: Out): void; reject(e: unknown): void }>;
   timer: NodeJS.Timeout;
   idleTimer?: NodeJS.Timeout;
+  /** Grown to burst.afterItems: the window and the quiet gap are the burst's. */
+  burst: boolean;
 }
 
 export class KeyedBatcher<In, Out> {
@@ -36,7 +45,12 @@ export class KeyedBatcher<In, Out> {
     return new Promise<Out>((resolve, reject) => {
       let batch = this.pending.get(key);
       if (!batch) {
-        batch = { items: [], waiters: [], timer: setTimeout(() => this.flushKey(key), this.opts.windowMs) };
+        batch = {
+          items: [],
+          waiters: [],
+          timer: setTimeout(() => this.windowEnded(key), this.opts.windowMs),
+          burst: false,
+        };
         this.pending.set(key, batch);
       }
       batch.items.push(item);
@@ -45,9 +59,23 @@ export class KeyedBatcher<In, Out> {
         this.flushKey(key);
         return;
       }
+      const burst = this.opts.burst;
+      if (burst && batch.items.length >= burst.afterItems) batch.burst = true;
       clearTimeout(batch.idleTimer);
-      batch.idleTimer = setTimeout(() => this.flushKey(key), this.opts.idleMs ?? this.opts.windowMs / 4);
+      const idleMs = batch.burst && burst ? burst.idleMs : (this.opts.idleMs ?? this.opts.windowMs / 4);
+      batch.idleTimer = setTimeout(() => this.flushKey(key), idleMs);
     });
+  }
+
+  /** The short window is over: a burst waits on to its own window, anything else goes out. */
+  private windowEnded(key: string): void {
+    const batch = this.pending.get(key);
+    const burst = this.opts.burst;
+    if (batch?.burst && burst && burst.windowMs > this.opts.windowMs) {
+      batch.timer = setTimeout(() => this.flushKey(key), burst.windowMs - this.opts.windowMs);
+      return;
+    }
+    this.flushKey(key);
   }
 
   private flushKey(key: string): void {

@@ -16,6 +16,7 @@ import type { Db } from '../db/pool';
 import type { Logger } from '../observability/logger';
 import type { PandaCommunicator } from '../panda/client';
 import type { PluginRegistry } from '../plugins/registry';
+import { CENTRAL_WORKER_SLOTS } from './centralWorker';
 
 export interface CentralDependencies {
   db: Db;
@@ -77,6 +78,7 @@ export function createAllCentralActivities(d: CentralDependencies) {
       : createPluginActivities({
           registry: d.registry,
           mirrorDir: join(d.dataDir ?? (process.env.HARVESTER_DATA_DIR || '.data'), 'edge-monitor'),
+          activitySlots: CENTRAL_WORKER_SLOTS.maxConcurrentActivityTaskExecutions,
         })),
   };
 }

@@ -16,6 +16,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 export const CENTRAL_WORKER_SLOTS = {
   maxConcurrentWorkflowTaskExecutions: 120,
   maxConcurrentLocalActivityExecutions: 200,
+  // The SDK's default, said here because the kill batcher cuts its batches at it (activities/plugin.ts).
+  maxConcurrentActivityTaskExecutions: 100,
 } as const;
 
 export interface CentralWorkerOptions {

@@ -163,7 +163,9 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
 
   // ---- messages -------------------------------------------------------------------------------
   const inbox: WorkerStatusReport[] = [];
-  let killAttemptDue = false;
+  // A kill carried over continue-as-new before its first attempt is still due (the loop below does
+  // not continue as new with one due, but the state alone must say what is pending).
+  let killAttemptDue = s.kill !== undefined && s.kill.attempts === 0;
 
   function requestKill(k: KillRequest): void {
     if (isFinalWorkerStatus(s.worker.status)) return;
@@ -519,7 +521,12 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       // A sweep failing for days must not outgrow the history: the next run goes on sweeping.
       if (workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
-        await continueAsNew<typeof workerLifecycleWorkflow>({ worker: s.worker, policy, state: s });
+        await continueAsNew<typeof workerLifecycleWorkflow>({
+          worker: s.worker,
+          policy,
+          state: s,
+          continueAsNewAfterEvents: input.continueAsNewAfterEvents,
+        });
       }
     }
   }
@@ -651,10 +658,16 @@ export async function workerLifecycleWorkflow(input: WorkerLifecycleInput): Prom
       if (stuck) requestKill({ reason: stuck.detail, source: stuck.reason });
     }
 
-    if (workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= (input.continueAsNewAfterEvents ?? Infinity)) {
       await condition(() => reportQueue.length === 0 && allHandlersFinished());
       if (inbox.length === 0 && !killAttemptDue) {
-        return await continueAsNew<typeof workerLifecycleWorkflow>({ worker: s.worker, policy, state: s });
+        return await continueAsNew<typeof workerLifecycleWorkflow>({
+          worker: s.worker,
+          policy,
+          state: s,
+          continueAsNewAfterEvents: input.continueAsNewAfterEvents,
+        });
       }
     }
   }

@@ -101,12 +101,24 @@ export interface WorkerLifecycleInput {
   submission?: SubmissionOutcome;
   /** Submitting itself after a bulk submit failed: look the worker up in the batch system first. */
   lookupBeforeSubmit?: boolean;
+  /**
+   * Continue as new once a run's history holds this many events, besides when the server suggests
+   * it. Tests set a small number so that the watch loop continues as new on every wake-up (a kill
+   * pending across runs); unset in production.
+   */
+  continueAsNewAfterEvents?: number;
 }
 
 export type WorkerStatusView = WorkerLifecycleState & { queueName: string; workflowHistoryLength: number };
 
 export const statusChangedSignal = defineSignal<[WorkerStatusReport]>('statusChanged');
 export const killSignal = defineSignal<[KillRequest]>('kill');
+/**
+ * Kill signals in flight at once when many workers are killed (a PanDA kill command, `workers
+ * kill` with a filter): fast enough that their kill activities meet in a few sweeper batches,
+ * bounded so that the server is not flooded.
+ */
+export const KILL_SIGNAL_CONCURRENCY = 20;
 /** The same kill, for callers that want an answer: rejected (no history) when the worker is already final. */
 export const killUpdate = defineUpdate<{ accepted: true; status: WorkerStatus }, [KillRequest]>('kill');
 export const statusQuery = defineQuery<WorkerStatusView>('status');

@@ -8,7 +8,7 @@ import type { WorkSpec } from '../../src/core/specs';
 import { policyFromQueueConfig, type WorkerPolicy } from '../../src/core/workerPolicy';
 import { allocateWorkerIds, insertPendingWorkers } from '../../src/db/workers';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
-import { workerWorkflowId } from '../../src/workflows/workerMessages';
+import { type WorkerLifecycleInput, workerWorkflowId } from '../../src/workflows/workerMessages';
 import type { TestStack } from './stack';
 
 export interface StartLifecycleOptions {
@@ -17,6 +17,8 @@ export interface StartLifecycleOptions {
   worker?: Partial<WorkSpec>;
   /** Runs after the worker's row exists and before its workflow starts (e.g. binding jobs to it). */
   beforeStart?: (worker: WorkSpec) => Promise<void>;
+  /** More fields of the workflow's input (e.g. the test-only continueAsNewAfterEvents). */
+  input?: Pick<WorkerLifecycleInput, 'continueAsNewAfterEvents'>;
 }
 
 export async function startWorkerLifecycle(
@@ -48,7 +50,7 @@ export async function startWorkerLifecycle(
   const handle = await stack.client.workflow.start(workerLifecycleWorkflow, {
     taskQueue: stack.taskQueue,
     workflowId,
-    args: [{ worker, policy }],
+    args: [{ worker, policy, ...opts.input }],
   });
   return { handle, workerID, worker, workflowId };
 }

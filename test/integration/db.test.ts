@@ -463,6 +463,15 @@ test('kill marking: only non-final workers, only once, by filter', async () => {
   const w0 = await getWorker(db, ids[0]);
   assert.equal(w0?.killReason, 'cmd 1', 'the first reason stays');
   assert.ok(w0?.killTime);
+  // A command applied again (its signals were cut off half-way) reaches the workers it had marked.
+  assert.deepEqual(await markWorkersToKill(db, { workerIDs: ids }, 'again', { alsoMarked: true }), [
+    ids[0],
+    ids[1],
+    ids[3],
+  ]);
+  const again = await getWorker(db, ids[0]);
+  assert.equal(again?.killReason, 'cmd 1', 'still the first reason');
+  assert.equal(again?.killTime, w0?.killTime, 'and the first time');
   assert.equal((await getWorker(db, ids[2]))?.killTime, undefined);
 
   // By submission host across queues, and by PandaID (PanDA said tobekilled).

@@ -21,9 +21,11 @@ import { createPluginActivities } from '../../src/activities/plugin';
 import type { WorkSpec } from '../../src/core/specs';
 import { isFinalWorkerStatus, type WorkerStatus } from '../../src/core/workerStatus';
 import { createPluginRegistry } from '../../src/plugins';
+import { chunkByLength } from '../../src/plugins/common/batchName';
 import { countingRunner, runCommand } from '../../src/plugins/exec';
+import { PluginRegistry } from '../../src/plugins/registry';
 import { createSlurmMonitor, createSlurmSubmitter, createSlurmSweeper } from '../../src/plugins/slurm';
-import type { CheckResult, PluginContext } from '../../src/plugins/types';
+import type { CheckResult, PluginContext, PluginResult } from '../../src/plugins/types';
 
 const JOBCOMP = '/var/log/slurm/jobcomp.log';
 const N_WORKERS = 50;
@@ -32,6 +34,9 @@ const CANCEL_ID = 13;
 const TIMEOUT_ID = 21;
 /** Workers of the bulk-submit test: 20 of them, a crash after the first 10. */
 const BULK_IDS = Array.from({ length: 20 }, (_, i) => 101 + i);
+/** Workers of the bulk-kill test: 120 killed at once, then one alone. */
+const KILL_IDS = Array.from({ length: 120 }, (_, i) => 301 + i);
+const LONE_KILL_ID = 500;
 
 // The job's behaviour comes from its worker id, through the placeholders under test.
 const TEMPLATE = `#!/bin/bash
@@ -76,7 +81,7 @@ after(() => {
   // Leave no job of this run behind, whatever failed.
   // scancel --name takes one name only: find this run's job ids by name, then cancel them by id.
   const names = new Set(
-    [...Array.from({ length: N_WORKERS }, (_, i) => i + 1), ...BULK_IDS].map(
+    [...Array.from({ length: N_WORKERS }, (_, i) => i + 1), ...BULK_IDS, ...KILL_IDS, LONE_KILL_ID].map(
       (id) => `harvester-${harvesterID}-${id}`,
     ),
   );
@@ -351,4 +356,94 @@ test("the queue's bulk submit against real Slurm: a retry after a crash mid-batc
   });
   assert.equal(refused[0].outcome, 'failure');
   assert.match(refused[0].diag, /sbatch.*(partition|Invalid)/i);
+});
+
+/** The jobs (by id) that squeue still lists in a state other than ended. */
+async function notEnded(batchIDs: string[]): Promise<string[]> {
+  const listed = await runCommand('squeue', ['-h', '-t', 'all', '-j', batchIDs.join(','), '-o', '%i %T']);
+  return listed.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([id, state]) => id && !['CANCELLED', 'COMPLETING', 'COMPLETED', 'FAILED'].includes(state))
+    .map(([id]) => id);
+}
+
+async function submitSleepers(ids: number[]): Promise<WorkSpec[]> {
+  const params = { module: 'slurm', name: 'SlurmSubmitter', template: '#!/bin/bash\nsleep 600\n' };
+  const workers = ids.map(makeWorker);
+  const results = await createSlurmSubmitter(params, ctx).submitWorkers(workers);
+  return workers.map((w, i) => {
+    assert.equal(results[i].outcome, 'success', results[i].diag);
+    return {
+      ...w,
+      batchID: results[i].batchID,
+      submissionHost: results[i].submissionHost,
+      status: 'submitted',
+    };
+  });
+}
+
+test('bulk kills against real Slurm: 120 kill activities at once are one scancel, every job ends; a lone kill lands in under 2 s', async (t) => {
+  const counter = countingRunner();
+  const registry = new PluginRegistry();
+  registry.register('sweeper', 'slurm', 'SlurmSweeper', (p, c) =>
+    createSlurmSweeper(p, c, { run: counter.run }),
+  );
+  const activities = createPluginActivities({ registry });
+  const params = { module: 'slurm', name: 'SlurmSweeper' };
+  // Each lifecycle's own kill activity, in its own activity context, as the worker process runs them.
+  const kill = (w: WorkSpec): Promise<PluginResult[]> =>
+    new MockActivityEnvironment({ activityType: 'killWorkers' }, { logger: quiet }).run(
+      activities.killWorkers,
+      {
+        params,
+        harvesterID,
+        queueName: 'SLURM_TEST',
+        workers: [w],
+      },
+    );
+
+  const workers = await submitSleepers(KILL_IDS);
+  const ids = workers.map((w) => w.batchID as string);
+  assert.equal(
+    (await notEnded(ids)).length,
+    KILL_IDS.length,
+    'every job is queued or running before the kill',
+  );
+
+  const t0 = performance.now();
+  const results = await Promise.all(workers.map(kill));
+  const killMs = performance.now() - t0;
+  assert.deepEqual(
+    results.map((r) => r.map((x) => x.outcome)),
+    workers.map(() => ['success']),
+  );
+  const chunks = chunkByLength(ids, 100_000, ' ').length;
+  assert.equal(chunks, 1, 'these ids fit one command line');
+  assert.equal(counter.counts.get('scancel'), chunks, 'one scancel per argv chunk for all 120 kills');
+  assert.deepEqual([...(counter.calls[0]?.args ?? [])].sort(), [...ids].sort());
+  let left = ids;
+  const deadline = Date.now() + 30_000;
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    left = await notEnded(ids);
+  }
+  assert.deepEqual(left, [], 'every job ended');
+  t.diagnostic(
+    `${KILL_IDS.length} kills: ${counter.counts.get('scancel')} scancel call, activities done in ${killMs.toFixed(0)} ms`,
+  );
+
+  // A lone kill waits only the batch's idle gap: signal-free here, from the activity's start to the job ending.
+  const [lone] = await submitSleepers([LONE_KILL_ID]);
+  const t1 = performance.now();
+  const [alone] = await kill(lone);
+  assert.equal(alone.outcome, 'success', alone.diag);
+  while ((await notEnded([lone.batchID as string])).length > 0) {
+    assert.ok(performance.now() - t1 < 10_000, 'the lone job ended');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const loneMs = performance.now() - t1;
+  assert.equal(counter.counts.get('scancel'), chunks + 1);
+  t.diagnostic(`lone kill: job ended ${loneMs.toFixed(0)} ms after its kill activity started`);
+  assert.ok(loneMs < 2000, `lone kill took ${loneMs.toFixed(0)} ms`);
 });

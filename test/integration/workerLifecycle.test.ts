@@ -20,6 +20,7 @@ import type { PluginRegistry } from '../../src/plugins/registry';
 import type { PluginResult } from '../../src/plugins/types';
 import { workerLifecycleWorkflow } from '../../src/workflows/workerLifecycle';
 import {
+  killSignal,
   killUpdate,
   statusChangedSignal,
   statusQuery,
@@ -68,6 +69,8 @@ let submitCalls = 0;
 let sweeperUnavailable = false;
 /** The sweeper answers a permanent failure (Harvester's False) for these workers. */
 const permanentSweepFailure = new Set<number>();
+/** The first kill of these workers fails (a scancel the controller refused), later ones go through. */
+const failKillOnce = new Set<number>();
 
 function withTestPlugins(r: PluginRegistry): PluginRegistry {
   const original = r.create.bind(r);
@@ -78,7 +81,15 @@ function withTestPlugins(r: PluginRegistry): PluginRegistry {
     if (kind === 'sweeper') {
       const sweeper = plugin as ReturnType<typeof original<'sweeper'>>;
       return {
-        killWorkers: (workers: WorkSpec[]) => sweeper.killWorkers(workers),
+        async killWorkers(workers: WorkSpec[]): Promise<PluginResult[]> {
+          const refused = workers.filter((w) => failKillOnce.delete(w.workerID));
+          const results = await sweeper.killWorkers(workers.filter((w) => !refused.includes(w)));
+          return workers.map((w) =>
+            refused.includes(w)
+              ? { outcome: 'temporaryFailure', diag: `kill of worker ${w.workerID} refused (test)` }
+              : (results.shift() as PluginResult),
+          );
+        },
         async sweepWorker(worker: WorkSpec): Promise<PluginResult> {
           if (permanentSweepFailure.has(worker.workerID))
             return {
@@ -307,6 +318,38 @@ test('`temporal workflow signal --name kill` ends the worker through the sweeper
   // A rejected update leaves the worker alive and unkilled.
   assert.equal((await bad.handle.query(statusQuery)).kill, undefined);
   for (const h of [done.handle, bad.handle]) await h.terminate('test over');
+});
+
+test('a kill pending across continue-as-new (every wake-up continues as new) is retried in the next run and ends the worker', async () => {
+  const { handle, workerID } = await startWorkerLifecycle(stack, QUEUE, {
+    input: { continueAsNewAfterEvents: 1 },
+  });
+  await waitForStatus(handle, 'submitted');
+  await handle.signal(statusChangedSignal, { status: 'running', observedAt: new Date().toISOString() });
+  await waitForStatus(handle, 'running');
+  failKillOnce.add(workerID);
+  await handle.signal(killSignal, { reason: 'kill across runs', source: 'operator' });
+  const refusedIn = await eventually('first kill attempt refused', async () => {
+    const s = await handle.query(statusQuery);
+    return s.kill?.attempts === 1 && /refused/.test(s.kill.lastResult ?? '')
+      ? (await handle.describe()).runId
+      : undefined;
+  });
+  const statusFile = join(stack.scratch, String(workerID), 'status.txt');
+  await eventually(
+    'batch job cancelled by the retried kill',
+    async () => existsSync(statusFile) && readFileSync(statusFile, 'utf8').trim() === 'cancelled',
+  );
+  const retried = await handle.query(statusQuery);
+  assert.equal(retried.kill?.attempts, 2, 'the retry counted on from the first run');
+  assert.equal(retried.kill?.reason, 'kill across runs');
+  assert.equal(retried.kill?.lastResult, 'kill sent');
+  const retriedIn = (await handle.describe()).runId;
+  assert.notEqual(retriedIn, refusedIn, 'the kill was retried by a later run than the one it failed in');
+  await handle.signal(statusChangedSignal, { status: 'cancelled', observedAt: new Date().toISOString() });
+  const final = await resultWithin(handle, 30_000, 'cancelled after the kill');
+  assert.equal(final.worker.status, 'cancelled');
+  assert.equal(final.kill?.attempts, 2);
 });
 
 test('a submit retried after a crash finds the batch job it made: one job, not two', async () => {

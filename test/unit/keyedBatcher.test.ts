@@ -70,3 +70,46 @@ test('a failed bulk call fails every caller of that batch', async () => {
   mock.timers.tick(25); // the default idle gap, a quarter of the window
   await assert.rejects(both, /PanDA down/);
 });
+
+test('a batch grown to a burst waits for its own longer window and quiet gap; small batches keep the short ones', async () => {
+  const calls: number[] = [];
+  const b = new KeyedBatcher<number, number>({
+    maxItems: 1000,
+    windowMs: 1000,
+    idleMs: 300,
+    burst: { afterItems: 10, windowMs: 5000, idleMs: 1000 },
+    flush: async (_k, items) => {
+      calls.push(items.length);
+      return items;
+    },
+  });
+  // A small group: out at the short quiet gap.
+  const small = Promise.all([b.add('Q', 1), b.add('Q', 2)]);
+  mock.timers.tick(300);
+  assert.deepEqual(calls, [2]);
+  await small;
+
+  // A burst trickling in with gaps of 600 ms (longer than the short gap, shorter than the burst's).
+  const burst: Promise<number>[] = [];
+  for (let i = 0; i < 10; i++) burst.push(b.add('Q', i)); // ten at once: a burst
+  for (let t = 0; t < 3000; t += 600) {
+    mock.timers.tick(600);
+    burst.push(b.add('Q', 100 + t));
+  }
+  assert.deepEqual(calls, [2], 'the burst is still gathering past the short window and gap');
+  mock.timers.tick(1000);
+  assert.deepEqual(calls, [2, 15], 'out after the burst quiet gap, in one call');
+  await Promise.all(burst);
+
+  // A burst that never goes quiet: out at the burst window, 5 s after its first item.
+  const steady: Promise<number>[] = [];
+  for (let i = 0; i < 10; i++) steady.push(b.add('Q', i));
+  for (let t = 500; t < 5000; t += 500) {
+    mock.timers.tick(500);
+    steady.push(b.add('Q', t));
+  }
+  assert.deepEqual(calls, [2, 15], 'not yet at 4.5 s');
+  mock.timers.tick(500);
+  assert.deepEqual(calls, [2, 15, 19]);
+  await Promise.all(steady);
+});
