@@ -12,9 +12,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { defaultDevServerOptions, ensureDevServer, PROJECT_ROOT, stopDevServer } from '../temporal/devServer';
+import { freePort } from './helpers/freePort';
 import { createScratchDatabase } from './helpers/scratchDatabase';
 
 const OUTPUT_DIR = join(PROJECT_ROOT, 'test-output');
@@ -70,6 +72,32 @@ function runStaticChecks(): boolean {
   return ok;
 }
 
+/**
+ * The dev server's ports. Named ports are used as given (a server already there is used, not
+ * stopped). By default 7333/8333, but only when both are free: a server found there belongs to
+ * another test run (another clone, a second terminal), which stops it when it ends, so sharing
+ * it failed this run's later tests with "connection refused". Then the kernel picks free ports.
+ */
+async function testServerPorts(): Promise<{ port: number; uiPort: number }> {
+  const named = process.env.HARVESTER_TEST_TEMPORAL_PORT;
+  if (named)
+    return { port: Number(named), uiPort: Number(process.env.HARVESTER_TEST_TEMPORAL_UI_PORT || 8333) };
+  if ((await portIsFree(7333)) && (await portIsFree(8333))) return { port: 7333, uiPort: 8333 };
+  const picked = { port: await freePort(), uiPort: await freePort() };
+  console.log(
+    `ports 7333/8333 are in use (another test run?): this run's dev server takes ${picked.port}/${picked.uiPort}`,
+  );
+  return picked;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const unitOnly = argv.includes('--unit');
   const filters = argv.filter((a) => !a.startsWith('--'));
@@ -91,10 +119,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (integration.length > 0) {
       const t0 = Date.now();
+      const ports = await testServerPorts();
       const serverOpts = {
         ...defaultDevServerOptions(),
-        port: Number(process.env.HARVESTER_TEST_TEMPORAL_PORT || 7333),
-        uiPort: Number(process.env.HARVESTER_TEST_TEMPORAL_UI_PORT || 8333),
+        ...ports,
         dbFile: join(OUTPUT_DIR, `temporal-${process.pid}.db`),
         stateDir: OUTPUT_DIR,
         // Small thresholds make continue-as-new observable in tests without days of history.
