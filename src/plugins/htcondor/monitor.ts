@@ -19,15 +19,8 @@ import type {
   PluginParams,
   PluginResult,
 } from '../types';
-import {
-  adBatchId,
-  condorJobId,
-  type JobAd,
-  keepFinal,
-  MONITOR_ATTRIBUTES,
-  mapCondorJob,
-  parseCondorJson,
-} from './parse';
+import { adBatchId, condorJobId, type JobAd, keepFinal, MONITOR_ATTRIBUTES, mapCondorJob } from './parse';
+import { condorQuery } from './query';
 import { scheddArgs } from './schedd';
 import type { CondorDeps } from './submitter';
 import { condorRm } from './sweeper';
@@ -73,9 +66,9 @@ export class HTCondorMonitor implements Monitor {
       MONITOR_ATTRIBUTES.join(','),
       ...ids,
     ];
-    const res = await this.run(tool, args, { timeoutMs: this.options.commandTimeoutMs });
     const out = new Map<string, JobAd>();
-    for (const ad of parseCondorJson(res.stdout, tool, res.stderr)) out.set(adBatchId(ad), ad);
+    for (const ad of await condorQuery(this.run, tool, args, this.options.commandTimeoutMs))
+      out.set(adBatchId(ad), ad);
     return out;
   }
 

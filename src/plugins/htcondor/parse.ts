@@ -101,14 +101,19 @@ export function condorJobId(batchID: string): string {
  * A failed query must never read as "no jobs": even with exit code 0 and empty stdout (a wrapper
  * that swallows the exit code), these lines make the call fail.
  * Sources: src/condor_q.V6/queue.cpp show_schedd_queue and main; src/condor_tools/history.cpp
- * readHistoryRemote (same wording V9_0_0 .. 25.x).
+ * readHistoryRemote (same wording V9_0_0 .. 25.x). condor_q's main prints every fatal error as
+ * `Error: ...`; captured from 23.9.6 (test/fixtures/htcondor/htcondor-23.9.6): `Error: Couldn't
+ * contact the condor_collector on <pool>.` (pool unreachable), `Error: Can't find address for
+ * schedd <name>` (local schedd stopped), `Error: unknown host <name>` (-name that does not
+ * resolve), `Error: Collector has no record of schedd/submitter`, each with empty stdout.
  */
 const FAILED_QUERY_LINES: readonly RegExp[] = [
-  /^-- Failed to fetch ads from: .*/m,
+  // With the error stack line after it (`CEDAR:6001:Failed to connect to <...>`), the reason.
+  /^-- Failed to fetch ads from: .*(?:\n[^\n]*\S[^\n]*)?/m,
   /^-- Unsupported query option at: .*/m,
   /^-- Parse error in constraint expression .*/m,
-  /^Error: Collector has no record of schedd\/submitter.*/m,
-  /^Error: Can't contact condor_collector.*/m,
+  // With its continuation lines up to a blank line or condor_q's "Extra Info:" paragraph.
+  /^Error: .*(?:\n(?!Extra Info:)[^\n]*\S[^\n]*)*/m,
   /^Unable to locate remote schedd .*/m,
   /^Unable to send (history command|request) to remote schedd.*/m,
   /^Failed to receive remote ad\..*/m,
@@ -119,7 +124,7 @@ const FAILED_QUERY_LINES: readonly RegExp[] = [
 export class CondorQueryError extends Error {
   readonly type = 'CondorQueryError';
   constructor(source: string, line: string) {
-    super(`${source} query failed: ${line.trim()}`);
+    super(`${source} query failed: ${line.replace(/\s+/g, ' ').trim()}`);
     this.name = 'CondorQueryError';
   }
 }
@@ -190,9 +195,11 @@ export function parseSubmitTerse(stdout: string): { clusterId: number; firstProc
 /**
  * What condor_rm said about one job. condor_rm with job ids prints one line per id, built by
  * JobActionResults::getResultString (src/condor_daemon_client/dc_schedd.cpp): success lines on
- * stdout, the others on stderr, exit code 1 when any job was not removed. The wordings are the same
- * in every release from V9_0_0 to 25.x (checked at tags V9_0_0, V9_12_0, V10_0_0, V10_9_0,
- * v23.0.0, v24.0.1, v25.0.1, v25.13.2).
+ * stdout, the others on stderr. The wordings are the same in every release from V9_0_0 to 25.x
+ * (checked at tags V9_0_0, V9_12_0, V10_0_0, V10_9_0, v23.0.0, v24.0.1, v25.0.1, v25.13.2) and are
+ * captured from 23.9.6. Its exit code says little: 23.9.6 exits 0 when at least one job was
+ * removed, even if other ids of the same call were not found or denied, and 1 when none was.
+ * So every job's own line decides its outcome.
  */
 export type CondorRmResult =
   /** "Job C.P marked for removal" */

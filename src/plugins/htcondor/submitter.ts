@@ -22,7 +22,8 @@ import {
 } from '../common/template';
 import { type CommandRunner, runCommand } from '../exec';
 import type { PluginContext, PluginParams, SubmitResult, Submitter } from '../types';
-import { adBatchId, parseCondorJson, parseSubmitTerse } from './parse';
+import { adBatchId, parseSubmitTerse } from './parse';
+import { condorQuery } from './query';
 import { classAdString, type ScheddRef, scheddArgs, scheddFromParams, submissionHostOf } from './schedd';
 
 const PLUGIN = 'HTCondorSubmitter';
@@ -155,9 +156,8 @@ export class HTCondorSubmitter implements Submitter {
       '-constraint',
       constraint,
     ];
-    for (const tool of ['condor_q', 'condor_history']) {
-      const res = await this.run(tool, args, { timeoutMs: this.options.commandTimeoutMs });
-      for (const ad of parseCondorJson(res.stdout, tool, res.stderr)) {
+    for (const tool of ['condor_q', 'condor_history'] as const) {
+      for (const ad of await condorQuery(this.run, tool, args, this.options.commandTimeoutMs)) {
         const id = ad.harvesterWorkerID;
         if (typeof id === 'number' && wanted.has(id) && !out.has(id)) {
           out.set(id, {

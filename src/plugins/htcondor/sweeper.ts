@@ -1,8 +1,9 @@
 /**
  * HTCondorSweeper: one condor_rm per schedd for the whole list, always with `cluster.proc` ids, so
  * condor_rm answers one line per job (parse.ts parseCondorRm has the wordings and their sources).
- * condor_rm exits 1 when any job was not removed, including a job already gone; that exit code is
- * expected, and each job's own line decides its outcome (parse.ts condorRmOutcome).
+ * condor_rm exits 1 when no job of the call was removed (a job already gone counts as not removed),
+ * and 0 when at least one was, whatever the others' lines say (captured, 23.9.6); each job's own
+ * line decides its outcome (parse.ts condorRmOutcome).
  */
 import { hostname } from 'node:os';
 import type { WorkSpec } from '../../core/specs';
@@ -17,7 +18,7 @@ import type { CondorDeps } from './submitter';
 
 const PLUGIN = 'HTCondorSweeper';
 
-/** condor_rm's exit code when some job was not removed; its per-job lines say which and why. */
+/** condor_rm's exit codes with per-job lines; 1 when no job was removed; the lines say which and why. */
 export const CONDOR_RM_OK_EXIT_CODES = [0, 1] as const;
 
 /**
