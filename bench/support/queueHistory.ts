@@ -24,7 +24,7 @@ export interface QueueCycle {
   runId: string;
   /** Server time of the opening activity's scheduling. */
   startMs: number;
-  /** Server time of the cycle's last activity completion (recordMonitorCycle / startWorkers). */
+  /** Server time of the cycle's last activity completion (recordMonitorCycle / the submit step's last activity). */
   endMs?: number;
   bytes: number;
   events: number;
@@ -98,8 +98,16 @@ export function cyclesOfRun(runId: string, events: readonly HistoryEvent[]): Que
       current.changed += num(result, 'changed');
       current.statusCalls += num(result, 'statusCalls');
     }
-    if (done === 'startWorkers') {
-      current.started += num(result, 'started');
+    // The submit step before (startWorkers), a central one-step submission (submitQueueWorkers
+    // answering {done}), or an edge one's last step (startQueueWorkers).
+    const submitDone =
+      done === 'startWorkers' || done === 'startQueueWorkers'
+        ? result
+        : done === 'submitQueueWorkers'
+          ? (result as { done?: unknown } | undefined)?.done
+          : undefined;
+    if (submitDone !== undefined) {
+      current.started += num(submitDone, 'started');
       current.endMs = ms(e.eventTime);
     }
     if (done === 'recordMonitorCycle') current.endMs = ms(e.eventTime);
