@@ -32,9 +32,9 @@
  *   smoke  (default; also what `npm test` runs, test/integration/scaleBench.test.ts): 300 workers
  *          over 3 queues (one edge), monitor every 10 s, hold 2 min; 6 minutes in all (measured,
  *          load average ~6).
- *   medium 5,000 workers over 5 queues (two edge), monitor every 60 s, hold 5 min; ~15 min
- *          estimated (not yet run to the end: on a machine at load 13-21 its ramp stalled, see
- *          docs/benchmarks.md; medium and full need the machine to themselves).
+ *   medium 5,000 workers over 5 queues (two edge), monitor every 60 s, hold 5 min; 21 min in
+ *          all on a quiet machine (measured 2026-12-08; on a machine at load 13-21 its ramp
+ *          stalled: medium and full need the machine to themselves, see docs/benchmarks.md).
  *   full   50,000 workers over 50 queues: 20,000 / 5,000 (bulk-killed at the end) / 5,000 edge /
  *          1,000 / 1,000 edge / 45 × 400; monitor every 60 s, heartbeats every 30 min, jobs
  *          running 20-120 min (so ~12 lifecycles/s end at 50,000 live), hold 15 min. The ramp
