@@ -412,7 +412,17 @@ export async function measureScale(
       const fd = openSync(logFile, 'w');
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', join(__dirname, 'support', 'scaleProcess.ts'), ...args],
+        [
+          // HARVESTER_BENCH_CPU_PROF=DIR: a V8 CPU profile per thread of each harvester process
+          // (written when it exits), to see where a lifecycle's CPU goes.
+          ...(process.env.HARVESTER_BENCH_CPU_PROF
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HARVESTER_BENCH_CPU_PROF}`]
+            : []),
+          '--import',
+          'tsx',
+          join(__dirname, 'support', 'scaleProcess.ts'),
+          ...args,
+        ],
         { cwd: PROJECT_ROOT, env: childEnv(role), stdio: ['ignore', fd, fd] },
       );
       closeSync(fd);
