@@ -135,7 +135,8 @@ test('with the main task queue stalled, the queue keeps its monitor cycles and t
       const c = await getCommand(s.db, kill.command_id);
       return c && c.state !== 'received' ? c : undefined;
     },
-    20000,
+    // The instance fetches commands every 30 s (startInstanceWorkflow's commandIntervalSeconds).
+    60000,
   );
   assert.deepEqual(applied.result, { killed: 3, signalled: 3 });
   const instance = await s.client.workflow
