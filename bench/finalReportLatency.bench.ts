@@ -167,6 +167,8 @@ export async function runFinalReportLatencyBench(
         {
           harvesterID: stack.harvesterID,
           queueName,
+          // On the bench stack's one worker (bench/support/stack.ts).
+          controlTaskQueue: stack.taskQueue,
           settings: {
             ...cadences,
             maxConsecutiveMonitorFailures: 1000,

@@ -168,6 +168,8 @@ async function measureDay(
           {
             harvesterID: stack.harvesterID,
             queueName,
+            // On the bench stack's one worker (bench/support/stack.ts).
+            controlTaskQueue: stack.taskQueue,
             settings: {
               submitterIntervalSeconds: 86400,
               monitorIntervalSeconds,

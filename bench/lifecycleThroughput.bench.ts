@@ -72,6 +72,8 @@ export async function runLifecycleThroughputBench(): Promise<BenchResult[]> {
         {
           harvesterID: stack.harvesterID,
           queueName,
+          // On the bench stack's one worker (bench/support/stack.ts).
+          controlTaskQueue: stack.taskQueue,
           settings: {
             submitterIntervalSeconds: CYCLE_SECONDS,
             monitorIntervalSeconds: CYCLE_SECONDS,

@@ -158,6 +158,8 @@ async function measureSize(link: DevServerLink, n: number, calls: MonitorCall[])
     const input: QueueWorkflowInput = {
       harvesterID: stack.harvesterID,
       queueName,
+      // On the bench stack's one worker (bench/support/stack.ts).
+      controlTaskQueue: stack.taskQueue,
       settings: {
         submitterIntervalSeconds: 3600,
         monitorIntervalSeconds: MONITOR_INTERVAL_SECONDS,

@@ -152,6 +152,8 @@ async function harvesterPhase(stack: SlurmStack, queueName: string, expected: nu
   const input: QueueWorkflowInput = {
     harvesterID: stack.harvesterID,
     queueName,
+    // On the bench stack's one worker (bench/support/stack.ts).
+    controlTaskQueue: stack.taskQueue,
     settings: {
       submitterIntervalSeconds: q.temporal.submitterIntervalSeconds,
       monitorIntervalSeconds: q.temporal.monitorIntervalSeconds,

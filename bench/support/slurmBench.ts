@@ -318,6 +318,8 @@ export async function startSlurmStack(o: {
       log: createLogger({ level: 'silent' }),
       harvesterID,
       centralTaskQueue: taskQueue,
+      // One worker serves both (see bench/support/stack.ts).
+      controlTaskQueue: taskQueue,
       configs,
       registry,
       panda,

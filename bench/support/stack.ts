@@ -132,6 +132,10 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     log: createLogger({ level: 'silent' }),
     harvesterID,
     centralTaskQueue: taskQueue,
+    // One worker serves both: these benches measure one queue and its lifecycles, as before the
+    // control task queue existed, and start their queue workflows here with controlTaskQueue set to
+    // it. bench/scale runs the real central process, with both workers.
+    controlTaskQueue: taskQueue,
     configs,
     registry,
     panda,

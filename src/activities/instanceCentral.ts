@@ -47,7 +47,8 @@ export interface InstanceCentralDeps {
   db: Db;
   client: Client;
   harvesterID: string;
-  centralTaskQueue: string;
+  /** Where the queue workflows are started: the control task queue (core/taskQueues). */
+  controlTaskQueue: string;
   configs: QueueConfigStore;
   panda?: PandaCommunicator;
   /** Central monitoring DB the workers/jobs tables are mirrored to; undefined = no export. */
@@ -276,9 +277,16 @@ export function createInstanceCentralActivities(deps: InstanceCentralDeps) {
         const settingsKey = JSON.stringify(settings);
         try {
           await deps.client.workflow.start('queueWorkflow', {
-            taskQueue: deps.centralTaskQueue,
+            taskQueue: deps.controlTaskQueue,
             workflowId: queueWorkflowId(input.harvesterID, q.queueName),
-            args: [{ harvesterID: input.harvesterID, queueName: q.queueName, settings }],
+            args: [
+              {
+                harvesterID: input.harvesterID,
+                queueName: q.queueName,
+                settings,
+                controlTaskQueue: deps.controlTaskQueue,
+              },
+            ],
             typedSearchAttributes: [
               { key: HarvesterQueue, value: q.queueName },
               { key: HarvesterInstance, value: input.harvesterID },

@@ -1,7 +1,8 @@
 /**
  * Assembles and runs a central harvester process: database (migrated), Temporal connections,
- * plugin registry, queue configs, PanDA communicator, the central worker, and (optionally) the
- * instance workflow that starts the queue workflows.
+ * plugin registry, queue configs, PanDA communicator, the two central workers (main task queue:
+ * lifecycles; control task queue: queue and instance workflows, see core/taskQueues), and
+ * (optionally) the instance workflow that starts the queue workflows.
  */
 import { readFileSync } from 'node:fs';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
@@ -17,7 +18,7 @@ import type { AuthOptions, PandaCommunicator } from '../panda';
 import { createPluginRegistry } from '../plugins';
 import { connectClient, connectWorkerConnection } from '../temporal/connection';
 import { createAllCentralActivities } from '../worker/activities';
-import { createCentralWorker } from '../worker/centralWorker';
+import { createCentralWorker, createControlWorker } from '../worker/centralWorker';
 import {
   type InstanceWorkflowInput,
   instanceWorkflowId,
@@ -37,8 +38,11 @@ export interface CentralProcessOptions {
 }
 
 export interface CentralProcess {
+  /** The main worker, on settings.taskQueue: the lifecycles. */
   worker: Worker;
-  /** Resolves when the worker has stopped. */
+  /** The control worker, on settings.controlTaskQueue: the queue and instance workflows. */
+  controlWorker: Worker;
+  /** Resolves when both workers have stopped. */
   done: Promise<void>;
   /** Where the harvester DB lives, for the start banner (URL host or embedded folder). */
   databaseWhere: string;
@@ -55,13 +59,13 @@ export interface InstanceWorkflowStart {
 }
 
 /**
- * Starts the instance workflow `instance-<harvesterID>` on the central worker's task queue, or
- * finds it running. The central process (`harvester worker`, `start`) and `harvester instance
+ * Starts the instance workflow `instance-<harvesterID>` on the control task queue, or finds it
+ * running (a run found on the main task queue moves to the control queue by itself). The central process (`harvester worker`, `start`) and `harvester instance
  * start` use this one function, so both start it with the same input.
  */
 export async function startInstanceWorkflow(
   client: Client,
-  settings: Pick<HarvesterSettings, 'harvesterID' | 'taskQueue'>,
+  settings: Pick<HarvesterSettings, 'harvesterID' | 'controlTaskQueue'>,
   opts: { queueSyncIntervalSeconds?: number } = {},
 ): Promise<InstanceWorkflowStart> {
   const workflowId = instanceWorkflowId(settings.harvesterID);
@@ -70,19 +74,20 @@ export async function startInstanceWorkflow(
     queueSyncIntervalSeconds: opts.queueSyncIntervalSeconds ?? 600,
     commandIntervalSeconds: 30,
     pandaHeartbeatIntervalSeconds: 600,
+    controlTaskQueue: settings.controlTaskQueue,
   };
+  const taskQueue = settings.controlTaskQueue;
   try {
     const handle = await client.workflow.start('instanceWorkflow', {
-      taskQueue: settings.taskQueue,
+      taskQueue,
       workflowId,
       args: [input],
       typedSearchAttributes: [{ key: HarvesterInstance, value: settings.harvesterID }],
       staticSummary: `harvester instance ${settings.harvesterID}`,
     });
-    return { workflowId, started: true, runId: handle.firstExecutionRunId, taskQueue: settings.taskQueue };
+    return { workflowId, started: true, runId: handle.firstExecutionRunId, taskQueue };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError)
-      return { workflowId, started: false, taskQueue: settings.taskQueue };
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false, taskQueue };
     throw err;
   }
 }
@@ -142,6 +147,7 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       log,
       harvesterID: settings.harvesterID,
       centralTaskQueue: settings.taskQueue,
+      controlTaskQueue: settings.controlTaskQueue,
       configs,
       registry,
       panda: o.panda,
@@ -150,17 +156,37 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
       adjusterSettings: settings.adjuster,
     });
     const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
+    const workflowBundle = bundlePath ? { code: readFileSync(bundlePath, 'utf8') } : undefined;
+    const namespace = settings.temporal.namespace;
     const worker = await createCentralWorker({
       connection,
-      namespace: settings.temporal.namespace,
+      namespace,
       taskQueue: settings.taskQueue,
       activities,
-      workflowBundle: bundlePath ? { code: readFileSync(bundlePath, 'utf8') } : undefined,
+      workflowBundle,
     });
-    const done = worker.run();
+    const controlWorker = await createControlWorker({
+      connection,
+      namespace,
+      taskQueue: settings.controlTaskQueue,
+      activities,
+      workflowBundle,
+    });
+    // Either worker failing stops the other: a process serving only half of the task queues would
+    // look alive while its queues (or its lifecycles) stand still.
+    const runs = [worker, controlWorker].map((w) =>
+      w.run().catch((err: Error) => {
+        for (const other of [worker, controlWorker]) if (other.getState() === 'RUNNING') other.shutdown();
+        throw err;
+      }),
+    );
+    // Settles once both have stopped (stop() closes the connections after it), with the first error.
+    const done = Promise.allSettled(runs).then((results) => {
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    });
     log.info(
-      { taskQueue: settings.taskQueue, namespace: settings.temporal.namespace },
-      'central worker running',
+      { taskQueue: settings.taskQueue, controlTaskQueue: settings.controlTaskQueue, namespace },
+      'central workers running',
     );
     if (o.startInstance) {
       const instance = await startInstanceWorkflow(client, settings, {
@@ -182,13 +208,15 @@ export async function startCentralProcess(o: CentralProcessOptions): Promise<Cen
     }
     return {
       worker,
+      controlWorker,
       done,
       databaseWhere: database.embeddedPgDir
         ? `embedded PostgreSQL in ${database.embeddedPgDir}${database.embeddedLinkedFrom ? ` (linked from ${database.embeddedLinkedFrom}: as root, the 'postgres' user cannot reach the data folder)` : ''}`
         : 'HARVESTER_DATABASE_URL',
       async stop() {
         clearInterval(refreshTimer);
-        if (worker.getState() === 'RUNNING') worker.shutdown();
+        // Both drain together, each within its shutdownGraceTime.
+        for (const w of [controlWorker, worker]) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch((err: Error) => log.error({ err: err.message }, 'worker stopped with an error'));
         await client.connection.close();
         await connection.close();

@@ -243,7 +243,9 @@ export function buildProgram(): Command {
 
   program
     .command('worker')
-    .description('run the central worker: all workflows plus the DB and PanDA activities')
+    .description(
+      'run the central process: its main worker (lifecycles) and control worker (queue and instance workflows), with the DB and PanDA activities',
+    )
     .option('--queue-config <file>', 'panda_queueconfig.json (default: HARVESTER_QUEUE_CONFIG)')
     .option('--no-instance', 'do not start the instance workflow (another process does)')
     .action(runWorker);

@@ -44,6 +44,47 @@ async function withClient<T>(
   }
 }
 
+export interface TaskQueueHealth {
+  name: string;
+  role: string;
+  /** Workers polling its workflow tasks (a central process has one of each); undefined = not known. */
+  workflowPollers?: number;
+  /** Workflow tasks waiting for a worker (the server's estimate); undefined = not known. */
+  workflowBacklog?: number;
+}
+
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW (@temporalio/proto is no direct dependency). */
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
+
+/**
+ * Who polls a task queue's workflow tasks and how many wait: a control queue with no poller, or
+ * with a backlog, is why monitor cycles come late. A server that cannot tell gives undefined.
+ */
+async function taskQueueHealth(
+  client: Client,
+  settings: HarvesterSettings,
+  name: string,
+  role: string,
+): Promise<TaskQueueHealth> {
+  try {
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: settings.temporal.namespace,
+      taskQueue: { name },
+      taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+      reportStats: true,
+    });
+    const backlog = r.stats?.approximateBacklogCount;
+    return {
+      name,
+      role,
+      workflowPollers: r.pollers?.length ?? 0,
+      workflowBacklog: backlog == null ? undefined : Number(backlog),
+    };
+  } catch {
+    return { name, role };
+  }
+}
+
 /** A command's result: JSON with --json, else the human line(s). */
 export function print(json: boolean | undefined, value: unknown, human: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : human());
@@ -391,7 +432,7 @@ export function registerOperateCommands(program: Command, queues: Command): void
   instance
     .command('start')
     .description(
-      "start the instance workflow on the central worker's task queue, as `harvester worker` does; a running one is left alone",
+      'start the instance workflow on the control task queue, as `harvester worker` does; a running one is left alone',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
@@ -407,17 +448,32 @@ export function registerOperateCommands(program: Command, queues: Command): void
   instance
     .command('status')
     .description(
-      "the instance workflow's state: active queues of its last sync, PanDA commands applied (a central worker answers)",
+      "the instance workflow's state: active queues of its last sync, PanDA commands applied (a central worker answers), and its task queues: pollers and backlog",
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      await withClient(async (client, harvesterID) => {
-        const s = await client.workflow.getHandle(instanceWorkflowId(harvesterID)).query(instanceStateQuery);
-        print(
-          opts.json,
-          s,
-          () =>
+      await withClient(async (client, harvesterID, settings) => {
+        const handle = client.workflow.getHandle(instanceWorkflowId(harvesterID));
+        const s = await handle.query(instanceStateQuery);
+        const runsOn = (await handle.describe()).taskQueue;
+        const taskQueues = [
+          await taskQueueHealth(
+            client,
+            settings,
+            settings.controlTaskQueue,
+            'control: queue and instance workflows',
+          ),
+          await taskQueueHealth(client, settings, settings.taskQueue, 'main: worker lifecycles'),
+        ];
+        print(opts.json, { ...s, taskQueue: runsOn, taskQueues }, () =>
+          [
             `instance ${harvesterID}: queues ${s.lastSync?.active.join(', ') ?? '-'}; commands applied ${s.commandsApplied}`,
+            `  instance workflow on task queue ${runsOn}${runsOn === settings.controlTaskQueue ? '' : ` (moves to ${settings.controlTaskQueue} at the end of its cycle)`}`,
+            ...taskQueues.map(
+              (t) =>
+                `  task queue ${t.name} (${t.role}): ${t.workflowPollers ?? '?'} workflow pollers, backlog ${t.workflowBacklog ?? '?'} workflow tasks`,
+            ),
+          ].join('\n'),
         );
       });
     });

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseQueueList, QUEUE_LIST_ALL } from '../core/queueConfig/queueList';
+import { controlTaskQueueOf, isControlTaskQueueName } from '../core/taskQueues';
 import type { AdjusterSettings } from '../core/workerAdjusterTypes';
 
 export interface TemporalSettings {
@@ -17,8 +18,13 @@ export interface TemporalSettings {
 
 export interface HarvesterSettings {
   harvesterID: string;
-  /** Task queue of the central worker (workflows + PanDA/DB activities). */
+  /** Main task queue of the central process: the worker lifecycles and their activities. */
   taskQueue: string;
+  /**
+   * The queue and instance workflows' task queue, served by the central process's control worker:
+   * always controlTaskQueueOf(taskQueue) (core/taskQueues says why it has no variable of its own).
+   */
+  controlTaskQueue: string;
   /** Unset = start the embedded PostgreSQL under dataDir. */
   databaseUrl?: string;
   dataDir: string;
@@ -157,9 +163,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
       `environment variable HARVESTER_ID=${JSON.stringify(harvesterID)}: expected 1-64 letters, digits, '.', '_' or '-'`,
     );
   }
+  const taskQueue = env.HARVESTER_TASK_QUEUE || 'harvester-central';
+  if (isControlTaskQueueName(taskQueue)) {
+    throw new SettingsError(
+      `environment variable HARVESTER_TASK_QUEUE=${JSON.stringify(taskQueue)}: must not end in "${controlTaskQueueOf('')}", which names the control task queue derived from it`,
+    );
+  }
   return {
     harvesterID,
-    taskQueue: env.HARVESTER_TASK_QUEUE || 'harvester-central',
+    taskQueue,
+    controlTaskQueue: controlTaskQueueOf(taskQueue),
     databaseUrl: env.HARVESTER_DATABASE_URL || undefined,
     dataDir: resolve(cwd, env.HARVESTER_DATA_DIR || '.data'),
     dataDirExplicit: Boolean(env.HARVESTER_DATA_DIR),

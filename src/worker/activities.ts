@@ -23,7 +23,10 @@ export interface CentralDependencies {
   client: Client;
   log: Logger;
   harvesterID: string;
+  /** Main task queue: the lifecycles the queue workflows start run there. */
   centralTaskQueue: string;
+  /** Control task queue (core/taskQueues): the queue workflows the instance starts run there. */
+  controlTaskQueue: string;
   configs: QueueConfigStore;
   registry: PluginRegistry;
   panda?: PandaCommunicator;
@@ -64,7 +67,7 @@ export function createAllCentralActivities(d: CentralDependencies) {
       db: d.db,
       client: d.client,
       harvesterID: d.harvesterID,
-      centralTaskQueue: d.centralTaskQueue,
+      controlTaskQueue: d.controlTaskQueue,
       configs: d.configs,
       panda: d.panda,
       monitorDatabaseUrl:

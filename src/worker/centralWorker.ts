@@ -1,7 +1,14 @@
 /**
- * The central worker: all workflows, plus the activities that need the DB or PanDA.
- * Plugin activities (batch commands) are registered here too unless a queue routes them to an
- * edge worker's task queue.
+ * The central process's two workers, both with every workflow and every central activity (one
+ * workflow bundle, one activity set), each polling its own task queue (core/taskQueues):
+ * - the main worker, on the main task queue: the worker lifecycles and their activities (plugin
+ *   activities too, unless a queue routes them to an edge worker's task queue);
+ * - the control worker, on the control task queue: the queue and instance workflows and the
+ *   activities they schedule, which default to their workflow's task queue. Its own queue and
+ *   small slot counts keep the control loop out of the lifecycles' backlog: at 5,000 live workers
+ *   the main queue held ~1,300 workflow tasks and monitor cycles came late (docs/benchmarks.md).
+ * The main worker still runs queue and instance workflows started on the main queue before the
+ * control queue existed, until they move over (workflows/queue.ts, MOVE_TO_CONTROL_TASK_QUEUE).
  */
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 
@@ -19,6 +26,22 @@ export const CENTRAL_WORKER_SLOTS = {
   // The SDK's default, said here because the kill batcher cuts its batches at it (activities/plugin.ts).
   maxConcurrentActivityTaskExecutions: 100,
 } as const;
+
+/**
+ * Slots of the control worker: an instance has one instance workflow and tens to hundreds of queue
+ * workflows, each with at most one activity at a time, and their workflow tasks are short. Small
+ * counts are enough, and keep the control worker from competing with the main one for the CPU.
+ * Activity slots: a monitorQueue of a 20,000-worker queue or a 1,000-worker submission holds one
+ * for tens of seconds, so there are enough for the queues whose cycles overlap.
+ */
+export const CONTROL_WORKER_SLOTS = {
+  maxConcurrentWorkflowTaskExecutions: 10,
+  maxConcurrentLocalActivityExecutions: 10,
+  maxConcurrentActivityTaskExecutions: 40,
+} as const;
+
+/** Queue and instance workflows of one instance, cached with room to spare (a few KB each). */
+const CONTROL_WORKER_CACHE = 500;
 
 export interface CentralWorkerOptions {
   connection: NativeConnection;
@@ -38,6 +61,7 @@ export interface CentralWorkerOptions {
   >;
 }
 
+/** The main worker, on the main task queue (settings.taskQueue). */
 export async function createCentralWorker(o: CentralWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: o.connection,
@@ -51,5 +75,23 @@ export async function createCentralWorker(o: CentralWorkerOptions): Promise<Work
     ...CENTRAL_WORKER_SLOTS,
     shutdownGraceTime: '10 seconds',
     ...o.tuning,
+  });
+}
+
+/**
+ * The control worker, on the control task queue (settings.controlTaskQueue), in the same process as
+ * the main worker and with the same activities: the queue and instance workflows' activities run
+ * here, not behind the lifecycles' activities on the main queue.
+ */
+export async function createControlWorker(o: Omit<CentralWorkerOptions, 'tuning'>): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    activities: o.activities,
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    maxCachedWorkflows: CONTROL_WORKER_CACHE,
+    ...CONTROL_WORKER_SLOTS,
+    shutdownGraceTime: '10 seconds',
   });
 }

@@ -9,12 +9,14 @@ import {
   condition,
   continueAsNew,
   log,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InstanceCentralActivities } from '../activities/instanceCentral';
+import { controlTaskQueueFor, MOVE_TO_CONTROL_TASK_QUEUE } from '../core/taskQueues';
 import {
   type InstanceWorkflowInput,
   type InstanceWorkflowState,
@@ -22,6 +24,8 @@ import {
   reloadQueuesSignal,
 } from './instanceMessages';
 
+// No task queue named: the activities run on this workflow's, the control task queue, so a PanDA
+// command cycle never waits behind the lifecycles' activities on the main one (core/taskQueues).
 const central = proxyActivities<InstanceCentralActivities>({
   startToCloseTimeout: '2 minutes',
   retry: {
@@ -50,6 +54,7 @@ const DEFAULT_MONITOR_EXPORT_INTERVAL_S = 300;
 
 export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<void> {
   const { harvesterID } = input;
+  const controlTaskQueue = controlTaskQueueFor(input, workflowInfo().taskQueue);
   const nowIso = () => new Date(Date.now()).toISOString();
   const s: InstanceWorkflowState = input.state ?? {
     nextSyncAt: nowIso(),
@@ -128,9 +133,18 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       }
       s.nextMonitorExportAt = after(exportInterval);
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    // A run on the main task queue (started before the control queue existed) moves to the
+    // control queue after this cycle; replaying its earlier cycles, patched() is false.
+    const moving = info.taskQueue !== controlTaskQueue && patched(MOVE_TO_CONTROL_TASK_QUEUE);
+    if (moving || info.continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      return await continueAsNew<typeof instanceWorkflow>({ ...input, state: s });
+      const next: InstanceWorkflowInput = { ...input, controlTaskQueue, state: s };
+      if (moving) {
+        log.info('moving to the control task queue', { from: info.taskQueue, to: controlTaskQueue });
+        return await makeContinueAsNewFunc<typeof instanceWorkflow>({ taskQueue: controlTaskQueue })(next);
+      }
+      return await continueAsNew<typeof instanceWorkflow>(next);
     }
   }
 }

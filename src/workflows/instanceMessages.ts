@@ -22,6 +22,8 @@ export interface InstanceWorkflowInput {
   workerStatsIntervalSeconds?: number;
   /** Export of workers/jobs to the central monitoring DB, when one is configured. Default 300. */
   monitorExportIntervalSeconds?: number;
+  /** The task queue this workflow belongs on; see QueueWorkflowInput.controlTaskQueue. */
+  controlTaskQueue?: string;
   state?: InstanceWorkflowState;
 }
 

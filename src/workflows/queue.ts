@@ -17,6 +17,7 @@ import {
   condition,
   continueAsNew,
   log,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   setHandler,
@@ -29,6 +30,7 @@ import type { PluginActivities } from '../activities/plugin';
 import type { QueueCentralActivities, SubmissionPlan, SubmitQueueStep } from '../activities/queueCentral';
 import { idRanges } from '../core/compactRecords';
 import { HarvesterInstance, HarvesterQueue, HarvesterQueueState } from '../core/searchAttributes';
+import { controlTaskQueueFor, MOVE_TO_CONTROL_TASK_QUEUE } from '../core/taskQueues';
 import {
   adjustNowSignal,
   drainUpdate,
@@ -45,6 +47,8 @@ import {
   stopQueueSignal,
 } from './queueMessages';
 
+// The central activities name no task queue: they run on this workflow's, the control task queue,
+// so a cycle's steps never wait behind the lifecycles' activities on the main one (core/taskQueues).
 const central = proxyActivities<QueueCentralActivities>({
   startToCloseTimeout: '2 minutes',
   retry: {
@@ -180,6 +184,7 @@ export function validateLimitOverrides(o: unknown): asserts o is QueueLimitOverr
 
 export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWorkflowState> {
   const { harvesterID, queueName } = input;
+  const controlTaskQueue = controlTaskQueueFor(input, workflowInfo().taskQueue);
   let settings = input.settings;
   const nowIso = () => new Date(Date.now()).toISOString();
   const s: QueueWorkflowState = input.state ?? {
@@ -602,9 +607,25 @@ export async function queueWorkflow(input: QueueWorkflowInput): Promise<QueueWor
       s.nextSubmitAt = new Date(Date.now() + jitter(settings.submitterIntervalSeconds)).toISOString();
     }
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength >= (input.continueAsNewAfterEvents ?? Infinity)) {
+    // A run on the main task queue (started before the control queue existed) moves to the
+    // control queue after this cycle; replaying its earlier cycles, patched() is false.
+    const moving = info.taskQueue !== controlTaskQueue && patched(MOVE_TO_CONTROL_TASK_QUEUE);
+    if (
+      moving ||
+      info.continueAsNewSuggested ||
+      info.historyLength >= (input.continueAsNewAfterEvents ?? Infinity)
+    ) {
       await condition(allHandlersFinished);
-      return await continueAsNew<typeof queueWorkflow>({ ...input, settings, state: s });
+      const next: QueueWorkflowInput = { ...input, controlTaskQueue, settings, state: s };
+      if (moving) {
+        log.info('moving to the control task queue', {
+          queueName,
+          from: info.taskQueue,
+          to: controlTaskQueue,
+        });
+        return await makeContinueAsNewFunc<typeof queueWorkflow>({ taskQueue: controlTaskQueue })(next);
+      }
+      return await continueAsNew<typeof queueWorkflow>(next);
     }
   }
   log.info('queue workflow stopped', { queueName, reason: s.stopReason });

@@ -75,6 +75,12 @@ export interface QueueWorkflowInput {
   settings: QueueWorkflowSettings;
   state?: QueueWorkflowState;
   /**
+   * The task queue this workflow belongs on: the control task queue (core/taskQueues). A run on
+   * another queue moves there at the end of its cycle (continue-as-new). Unset in runs started
+   * before the control queue existed: those run on the main queue and move to its control queue.
+   */
+  controlTaskQueue?: string;
+  /**
    * Continue as new once a run's history holds this many events, besides when the server suggests
    * it (limit.historyCount.suggestContinueAsNew). Tests set a small number so that every cycle
    * continues as new; unset in production.

@@ -1,7 +1,8 @@
 /**
  * A whole central harvester for one integration test file: the test database (migrated), a PanDA
  * simulator over HTTP with the real client pointed at it, the plugin registry, a queue config given
- * inline, and a Temporal worker running every workflow and activity on a unique task queue.
+ * inline, and the central process's two Temporal workers with every workflow and activity: the
+ * main one on a unique task queue, the control one on its control task queue (core/taskQueues).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { QueueConfigStore, type RemoteQueueConfigOptions } from '../../src/config/queueConfigStore';
+import { controlTaskQueueOf } from '../../src/core/taskQueues';
 import { migrate } from '../../src/db/migrate';
 import { type Db, openDatabase } from '../../src/db/pool';
 import { createLogger } from '../../src/observability/logger';
@@ -16,6 +18,7 @@ import { createPandaClient, type PandaCommunicator } from '../../src/panda';
 import { createPluginRegistry } from '../../src/plugins';
 import type { PluginRegistry } from '../../src/plugins/registry';
 import { createAllCentralActivities } from '../../src/worker/activities';
+import { CONTROL_WORKER_SLOTS } from '../../src/worker/centralWorker';
 import { type PandaSim, startPandaSim } from '../panda-sim';
 import { testDatabaseUrl } from './env';
 import { testClient, testWorker, uniqueName } from './temporal';
@@ -23,9 +26,14 @@ import { testClient, testWorker, uniqueName } from './temporal';
 export interface TestStack {
   db: Db;
   client: Client;
+  /** The main worker, on taskQueue (lifecycles). */
   worker: Worker;
   workerRun: Promise<void>;
   taskQueue: string;
+  /** The control worker, on controlTaskQueue (queue and instance workflows). */
+  controlWorker: Worker;
+  controlWorkerRun: Promise<void>;
+  controlTaskQueue: string;
   harvesterID: string;
   sim: PandaSim;
   panda: PandaCommunicator;
@@ -53,6 +61,7 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
   await migrate(db);
   const harvesterID = uniqueName('h');
   const taskQueue = uniqueName('tq');
+  const controlTaskQueue = controlTaskQueueOf(taskQueue);
   const scratch = mkdtempSync(join(tmpdir(), 'harvester-test-'));
   const sim = opts.pandaSim ?? (await startPandaSim({ port: 0 }));
   const panda = createPandaClient({ baseUrl: sim.url, harvesterId: harvesterID, timeoutMs: 5000 });
@@ -72,6 +81,7 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
     log: createLogger({ level: 'silent' }),
     harvesterID,
     centralTaskQueue: taskQueue,
+    controlTaskQueue,
     configs,
     registry,
     panda,
@@ -79,12 +89,21 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
   });
   const worker = await testWorker({ taskQueue, activities });
   const workerRun = worker.run();
+  const controlWorker = await testWorker({
+    taskQueue: controlTaskQueue,
+    activities,
+    slots: CONTROL_WORKER_SLOTS,
+  });
+  const controlWorkerRun = controlWorker.run();
   return {
     db,
     client,
     worker,
     workerRun,
     taskQueue,
+    controlWorker,
+    controlWorkerRun,
+    controlTaskQueue,
     harvesterID,
     sim,
     panda,
@@ -92,10 +111,10 @@ export async function startTestStack(opts: StackOptions): Promise<TestStack> {
     configs,
     scratch,
     async close() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun.catch(() => {});
-      // The worker's own connection keeps the test process alive until it is closed.
-      await worker.connection?.close().catch(() => {});
+      for (const w of [controlWorker, worker]) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all([workerRun.catch(() => {}), controlWorkerRun.catch(() => {})]);
+      // A worker's own connection keeps the test process alive until it is closed.
+      for (const w of [controlWorker, worker]) await w.connection?.close().catch(() => {});
       await client.connection.close();
       if (!opts.pandaSim) await sim.close();
       await db.end();

@@ -6,7 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { CENTRAL_WORKER_SLOTS, WORKFLOWS_PATH } from '../../src/worker/centralWorker';
+import {
+  CENTRAL_WORKER_SLOTS,
+  type CONTROL_WORKER_SLOTS,
+  WORKFLOWS_PATH,
+} from '../../src/worker/centralWorker';
 import { TEST_NAMESPACE, testTemporalAddress } from './env';
 
 let runtimeInstalled = false;
@@ -29,7 +33,12 @@ export async function testClient(): Promise<Client> {
   return new Client({ connection, namespace: TEST_NAMESPACE });
 }
 
-export async function testWorker(opts: { taskQueue: string; activities: object }): Promise<Worker> {
+/** A worker on the test dev server: the main worker's slots, or the control worker's with `slots`. */
+export async function testWorker(opts: {
+  taskQueue: string;
+  activities: object;
+  slots?: typeof CENTRAL_WORKER_SLOTS | typeof CONTROL_WORKER_SLOTS;
+}): Promise<Worker> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: testTemporalAddress() });
   const bundlePath = process.env.HARVESTER_WORKFLOW_BUNDLE;
@@ -41,7 +50,7 @@ export async function testWorker(opts: { taskQueue: string; activities: object }
     ...(bundlePath
       ? { workflowBundle: { code: readFileSync(bundlePath, 'utf8') } }
       : { workflowsPath: WORKFLOWS_PATH }),
-    ...CENTRAL_WORKER_SLOTS,
+    ...(opts.slots ?? CENTRAL_WORKER_SLOTS),
     shutdownGraceTime: '2 seconds',
   });
 }

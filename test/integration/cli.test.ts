@@ -247,9 +247,19 @@ test('instance status answers with the active queues of the last sync', async ()
   const human = harvester('instance', 'status');
   assert.equal(human.status, 0, human.err);
   assert.match(human.out, new RegExp(`^instance ${harvesterID}: queues .*${QUEUE}`));
+  // The worker process polls both task queues, and the instance runs on the control one.
+  assert.match(human.out, new RegExp(`instance workflow on task queue ${taskQueue}-control\n`));
+  assert.match(
+    human.out,
+    new RegExp(`task queue ${taskQueue}-control \\(control: [^)]*\\): [1-9]\\d* workflow pollers`),
+  );
+  assert.match(
+    human.out,
+    new RegExp(`task queue ${taskQueue} \\(main: [^)]*\\): [1-9]\\d* workflow pollers`),
+  );
 });
 
-test('instance start: finds the running instance and says so (exit 0); starts a new one on the central task queue', async () => {
+test('instance start: finds the running instance and says so (exit 0); starts a new one on the control task queue', async () => {
   // The worker process started this instance's workflow when it came up.
   const running = harvester('instance', 'start');
   assert.equal(running.status, 0, running.err);
@@ -258,7 +268,7 @@ test('instance start: finds the running instance and says so (exit 0); starts a 
   assert.deepEqual(runningJson, {
     workflowId: `instance-${harvesterID}`,
     started: false,
-    taskQueue,
+    taskQueue: `${taskQueue}-control`,
   });
 
   // Another instance, whose central worker is not running: the workflow waits on its task queue.
@@ -277,11 +287,11 @@ test('instance start: finds the running instance and says so (exit 0); starts a 
     };
     assert.equal(started.started, true);
     assert.equal(started.workflowId, `instance-${otherID}`);
-    assert.equal(started.taskQueue, otherTaskQueue);
+    assert.equal(started.taskQueue, `${otherTaskQueue}-control`);
     const handle = client.workflow.getHandle(started.workflowId);
     const described = await handle.describe();
     assert.equal(described.status.name, 'RUNNING');
-    assert.equal(described.taskQueue, otherTaskQueue);
+    assert.equal(described.taskQueue, `${otherTaskQueue}-control`, 'not behind the lifecycles');
     assert.equal(described.type, 'instanceWorkflow');
     assert.equal(described.runId, started.runId);
     assert.deepEqual(described.typedSearchAttributes.get(HarvesterInstance), otherID);

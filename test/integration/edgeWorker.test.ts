@@ -118,11 +118,12 @@ test('the edge process does every batch command; a killed edge loses nothing and
     30000,
     'starting the queue workflow',
     stack.client.workflow.start('queueWorkflow', {
-      taskQueue: stack.taskQueue,
+      taskQueue: stack.controlTaskQueue,
       workflowId: queueId,
       args: [
         {
           harvesterID: stack.harvesterID,
+          controlTaskQueue: stack.controlTaskQueue,
           queueName: QUEUE,
           settings: {
             submitterIntervalSeconds: 1,

@@ -257,11 +257,12 @@ test('the instance workflow reports worker statistics per queue to PanDA, with a
     await recordWorkerStatus(stack.db, mcore, { status: 'running', startTime: new Date() });
 
     const h = await stack.client.workflow.start('instanceWorkflow', {
-      taskQueue: stack.taskQueue,
+      taskQueue: stack.controlTaskQueue,
       workflowId: instanceWorkflowId(stack.harvesterID),
       args: [
         {
           harvesterID: stack.harvesterID,
+          controlTaskQueue: stack.controlTaskQueue,
           queueSyncIntervalSeconds: 600,
           commandIntervalSeconds: 5,
           pandaHeartbeatIntervalSeconds: 600,

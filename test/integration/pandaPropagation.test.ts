@@ -180,11 +180,12 @@ test('PanDA down while a queue runs: no extra workers, and every report arrives 
   stack.sim.control.injectFault('statistics/active_job_stats_by_site', { kind: 'http500' }, 100_000);
   const t = stack.configs.queue(PULL).temporal;
   const queue = await stack.client.workflow.start('queueWorkflow', {
-    taskQueue: stack.taskQueue,
+    taskQueue: stack.controlTaskQueue,
     workflowId: queueWorkflowId(stack.harvesterID, PULL),
     args: [
       {
         harvesterID: stack.harvesterID,
+        controlTaskQueue: stack.controlTaskQueue,
         queueName: PULL,
         settings: {
           submitterIntervalSeconds: t.submitterIntervalSeconds,

@@ -139,6 +139,7 @@ async function startQueue(queueName: string): Promise<WorkflowHandle> {
   const input: QueueWorkflowInput = {
     harvesterID: stack.harvesterID,
     queueName,
+    controlTaskQueue: stack.controlTaskQueue,
     settings: {
       submitterIntervalSeconds: t.submitterIntervalSeconds,
       monitorIntervalSeconds: t.monitorIntervalSeconds,
@@ -147,7 +148,7 @@ async function startQueue(queueName: string): Promise<WorkflowHandle> {
     },
   };
   return stack.client.workflow.start('queueWorkflow', {
-    taskQueue: stack.taskQueue,
+    taskQueue: stack.controlTaskQueue,
     workflowId: queueWorkflowId(stack.harvesterID, queueName),
     args: [input],
   });

@@ -148,6 +148,7 @@ async function startQueue(
   const input: QueueWorkflowInput = {
     harvesterID: stack.harvesterID,
     queueName,
+    controlTaskQueue: stack.controlTaskQueue,
     settings: {
       submitterIntervalSeconds,
       monitorIntervalSeconds: 1,
@@ -157,7 +158,7 @@ async function startQueue(
     continueAsNewAfterEvents: continueAsNewAfterEvents || undefined,
   };
   return stack.client.workflow.start('queueWorkflow', {
-    taskQueue: stack.taskQueue,
+    taskQueue: stack.controlTaskQueue,
     workflowId: queueWorkflowId(stack.harvesterID, queueName),
     args: [input],
   });

@@ -183,6 +183,7 @@ async function startQueue(s: TestStack, queueName: string): Promise<QueueHandle>
   const input: QueueWorkflowInput = {
     harvesterID: s.harvesterID,
     queueName,
+    controlTaskQueue: s.controlTaskQueue,
     settings: {
       submitterIntervalSeconds: t.submitterIntervalSeconds,
       monitorIntervalSeconds: t.monitorIntervalSeconds,
@@ -191,7 +192,7 @@ async function startQueue(s: TestStack, queueName: string): Promise<QueueHandle>
     },
   };
   return s.client.workflow.start('queueWorkflow', {
-    taskQueue: s.taskQueue,
+    taskQueue: s.controlTaskQueue,
     workflowId: queueWorkflowId(s.harvesterID, queueName),
     args: [input],
   });
@@ -785,11 +786,12 @@ test('with autoResumeAfterMonitorRecovery false a self-paused queue waits for th
 
 async function startInstance(s: TestStack, queueSyncIntervalSeconds = 60): Promise<WorkflowHandle> {
   return s.client.workflow.start('instanceWorkflow', {
-    taskQueue: s.taskQueue,
+    taskQueue: s.controlTaskQueue,
     workflowId: instanceWorkflowId(s.harvesterID),
     args: [
       {
         harvesterID: s.harvesterID,
+        controlTaskQueue: s.controlTaskQueue,
         queueSyncIntervalSeconds,
         commandIntervalSeconds: 1,
         pandaHeartbeatIntervalSeconds: 600,

@@ -141,6 +141,7 @@ async function startQueue(queueName: string) {
   const input: QueueWorkflowInput = {
     harvesterID: stack.harvesterID,
     queueName,
+    controlTaskQueue: stack.controlTaskQueue,
     settings: {
       submitterIntervalSeconds: 3600,
       monitorIntervalSeconds: 3600,
@@ -149,7 +150,7 @@ async function startQueue(queueName: string) {
     },
   };
   return stack.client.workflow.start('queueWorkflow', {
-    taskQueue: stack.taskQueue,
+    taskQueue: stack.controlTaskQueue,
     workflowId: queueWorkflowId(stack.harvesterID, queueName),
     args: [input],
   });

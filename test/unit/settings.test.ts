@@ -72,3 +72,14 @@ test("the worker adjuster's instance settings: Harvester's defaults, overrides, 
     /HARVESTER_NO_PILOTS_WHEN_NO_ACTIVE_JOBS="yes": expected true or false/,
   );
 });
+
+test('the control task queue is derived from the main one, which may not look like a control queue', () => {
+  assert.equal(loadSettings({}).taskQueue, 'harvester-central');
+  assert.equal(loadSettings({}).controlTaskQueue, 'harvester-central-control');
+  assert.equal(loadSettings({ HARVESTER_TASK_QUEUE: 'atlas-1' }).controlTaskQueue, 'atlas-1-control');
+  // A main queue named like a control queue would make a run on it look as if it had moved already.
+  assert.throws(
+    () => loadSettings({ HARVESTER_TASK_QUEUE: 'atlas-control' }),
+    /HARVESTER_TASK_QUEUE="atlas-control": must not end in "-control"/,
+  );
+});
